@@ -1,0 +1,209 @@
+"""Small typed values that flow between ketabot's modules.
+
+Every reply of every kind is a :class:`Reply`, and a ``Reply`` cannot exist
+without a :class:`Disclaimer`, and a ``Disclaimer`` cannot exist without the
+mandatory text. That is how "no reply without the disclaimer" is enforced:
+by construction, not by remembering to append a string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+MANDATORY_DISCLAIMER = (
+    "ketabot shares general education quoted from published articles. It is not medical "
+    "advice and cannot tell you what dose or treatment is right for you: ask the clinician "
+    "who prescribes your treatment. In an emergency, call your local emergency number now."
+)
+
+
+class Kind(StrEnum):
+    """What sort of reply the bot gave; part of the stable JSON contract."""
+
+    ANSWER = "answer"
+    REFUSAL = "refusal"
+    EMERGENCY = "emergency"
+    OUT_OF_SCOPE = "out_of_scope"
+    NOT_FOUND = "not_found"
+    # Added to the contract for replies the bot could not produce normally
+    # (bad input, index missing, internal failure); it still carries the disclaimer.
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Disclaimer:
+    """The safety notice carried by every reply: the mandatory text, then any clinic sentence."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.startswith(MANDATORY_DISCLAIMER):
+            raise ValueError("a Disclaimer must begin with the mandatory disclaimer text")
+
+    @classmethod
+    def build(cls, extra: str | None = None) -> Disclaimer:
+        """The mandatory text, followed by a clinic's extra sentence when one is configured."""
+        extra = (extra or "").strip()
+        return cls(f"{MANDATORY_DISCLAIMER} {extra}" if extra else MANDATORY_DISCLAIMER)
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One cleaned source document from ``corpus/``."""
+
+    id: str
+    title: str
+    body: str
+    path: Path
+    kind: str = "clinic-article"
+    publisher: str | None = None
+    date: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A quotable piece of one document: a verbatim slice of its body within one section."""
+
+    id: str
+    doc_id: str
+    title: str
+    section: str | None
+    text: str
+    start: int
+    position: int
+    publisher: str | None = None
+    source: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        """What is embedded and indexed: the section heading gives a short chunk its context."""
+        return f"{self.section}\n{self.text}" if self.section else self.text
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk found for a question, with how it was found (higher is better everywhere)."""
+
+    chunk: Chunk
+    relevance: float
+    similarity: float
+    lexical: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered quote in an answer and where it comes from."""
+
+    n: int
+    doc_id: str
+    title: str
+    section: str | None
+    chunk_id: str
+    quote: str
+    passage: str
+    publisher: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The citation as it appears in the JSON contract."""
+        return {
+            "n": self.n,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "chunk_id": self.chunk_id,
+            "quote": self.quote,
+            "publisher": self.publisher,
+            "passage": self.passage,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The safety triage's decision for one question, with the evidence that decided it."""
+
+    kind: Kind
+    reason: str | None = None
+    evidence: tuple[str, ...] = ()
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Everything the bot says to one question; the disclaimer is part of the type."""
+
+    question: str
+    kind: Kind
+    body: str
+    disclaimer: Disclaimer
+    reason: str | None = None
+    citations: tuple[Citation, ...] = ()
+    evidence: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.disclaimer, Disclaimer):
+            raise TypeError("Reply.disclaimer must be a Disclaimer")
+        if self.citations and self.kind is not Kind.ANSWER:
+            raise ValueError("only answers quote the sources")
+
+    @property
+    def sources(self) -> str:
+        """The numbered "Sources" list, or an empty string when nothing is cited."""
+        if not self.citations:
+            return ""
+        lines = ["Sources:"]
+        for c in self.citations:
+            where = f"{c.title} — {c.section}" if c.section else c.title
+            lines.append(f"[{c.n}] {where}" + (f" ({c.publisher})" if c.publisher else ""))
+        return "\n".join(lines)
+
+    @property
+    def text(self) -> str:
+        """The whole reply for a person: body, sources, then the disclaimer, always."""
+        parts = [self.body, self.sources, self.disclaimer.text]
+        return "\n\n".join(p for p in parts if p)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON contract shared by the CLI, the HTTP API and the evaluation."""
+        return {
+            "question": self.question,
+            "kind": self.kind.value,
+            "reason": self.reason,
+            "text": self.text,
+            "body": self.body,
+            "citations": [c.to_json() for c in self.citations],
+            "disclaimer": self.disclaimer.text,
+        }
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did."""
+
+    documents: int
+    chunks: int
+    added: int
+    unchanged: int
+    removed: int
+    seconds: float
+    generation: str | None
+
+    def summary(self) -> str:
+        """One line for a person."""
+        return (
+            f"{self.documents} documents, {self.chunks} chunks: {self.added} added, "
+            f"{self.unchanged} unchanged, {self.removed} removed in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange in a conversation: what the user asked and what kind of reply came."""
+
+    question: str
+    kind: Kind | None = None
