@@ -18,7 +18,7 @@ import numpy as np
 
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
-from ketabot.safety import states_dose
+from ketabot.safety import is_instruction, states_dose
 from ketabot.text import is_complete_sentence, sentence_spans, words
 from ketabot.types import Chunk, Citation, Disclaimer, Kind, Passage, Reply
 
@@ -170,6 +170,8 @@ def _quotable(sentence: str) -> bool:
         and is_complete_sentence(sentence)
         and not sentence.rstrip().endswith("?")
         and not states_dose(sentence)
+        # A corpus file can carry text aimed at chatbots; it is never quoted to a patient.
+        and not is_instruction(sentence)
         and not _ABOUT_THE_ARTICLE.search(sentence)
         and len(words(sentence)) >= 5
     )

@@ -31,6 +31,7 @@ log = logging.getLogger("ketabot")
 
 History = Iterable[str | Turn | Mapping[str, Any]]
 _TAG = re.compile(r"<[^<>]{0,500}>")
+_SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 
 
 class Bot:
@@ -145,7 +146,7 @@ def check_question(question: object, max_chars: int) -> tuple[str, str | None]:
         return "", UNREADABLE
     if len(question) > max_chars:
         return "", TOO_LONG
-    text = html.unescape(_TAG.sub(" ", question))
+    text = html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", question)))
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = " ".join(text.split())
     if not any(ch.isalnum() for ch in text):

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate on the labelled sets in eval/")
     evaluate.add_argument("--eval-dir", type=Path, default=Path("eval"))
     evaluate.add_argument("--tune", action="store_true", help="choose thresholds on the tune split")
+    evaluate.add_argument(
+        "--check", action="store_true", help="exit 1 when a floor in eval/floors.toml is missed"
+    )
     evaluate.set_defaults(func=cmd_eval)
     return parser
 
@@ -143,12 +146,28 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _safe_ask(bot: Bot, question: str) -> Any:
+def _interactive(bot: Bot, write: Callable[[Any], None]) -> int:
+    """A prompt loop for people at a terminal; earlier questions count as history."""
+    print("Ask about ketamine treatment for nerve pain. Ctrl-D (or an empty line) to quit.")
+    history: list[str] = []
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        write(_safe_ask(bot, question, history))
+        history.append(question)
+    return 0
+
+
+def _safe_ask(bot: Bot, question: str, history: list[str] | None = None) -> Any:
     """One failed question becomes an error reply; the rest of the input is still answered."""
     from ketabot.replies import INTERNAL
 
     try:
-        return bot.ask(question)
+        return bot.ask(question, history)
     except Exception as exc:  # an edge: anything unexpected becomes a friendly reply
         log.error("internal error while answering: %s", type(exc).__name__)
         return bot.replies.error(question, INTERNAL)
@@ -179,8 +198,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     outcomes = evaluation.run(bot, cases)
     sources = _sources(settings)
-    for split in ("tune", "holdout", "all"):
-        _print_metrics(evaluation.measure(outcomes, split, sources))
+    metrics = {s: evaluation.measure(outcomes, s, sources) for s in ("tune", "holdout", "all")}
+    for m in metrics.values():
+        _print_metrics(m)
     for outcome in evaluation.failures(outcomes):
         case, reply = outcome.case, outcome.reply
         print(
@@ -189,7 +209,23 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             f"{list(reply.evidence)} :: {case.question}"
         )
     print(f"\n{len(outcomes)} cases in {time.perf_counter() - started:.1f} s")
+    if args.check:
+        return _check(metrics, args.eval_dir / "floors.toml")
     return 0
+
+
+def _check(metrics: dict[str, Any], floors_path: Path) -> int:
+    import tomllib
+
+    from ketabot import evaluation
+
+    floors = tomllib.loads(floors_path.read_text(encoding="utf-8"))
+    missed = evaluation.check_floors(metrics, floors)
+    for line in missed:
+        print(f"FLOOR MISSED: {line}")
+    count = sum(len(v) for v in floors.values())
+    print(f"{count - len(missed)}/{count} floors in {floors_path} hold.")
+    return 1 if missed else 0
 
 
 def _sources(settings: Settings) -> dict[str, str]:

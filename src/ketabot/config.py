@@ -173,7 +173,7 @@ class Settings(BaseSettings):
         0.30, description="Below this similarity to the topic the question is off-topic."
     )
 
-    clinic: Clinic = Field(default_factory=Clinic)
+    clinic: Clinic = Field(default_factory=Clinic, description="The clinic's own details.")
 
     @classmethod
     def settings_customise_sources(

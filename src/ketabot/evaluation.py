@@ -261,6 +261,12 @@ def _retrieval(outcomes: Sequence[Outcome]) -> dict[str, float]:
     }
 
 
+def first_relevant_rank(ranking: Sequence[str], relevant: Iterable[str]) -> int | None:
+    """The 1-based rank of the first relevant chunk id in ``ranking``, if any."""
+    wanted = set(relevant)
+    return next((i for i, cid in enumerate(ranking, start=1) if cid in wanted), None)
+
+
 def citation_valid(citation: Any, sources: dict[str, str]) -> bool:
     """The quote is verbatim in its cited chunk and in the source file of its document."""
     return citation.quote in citation.passage and citation.quote in sources.get(citation.doc_id, "")
@@ -296,6 +302,26 @@ def confusion(outcomes: Sequence[Outcome]) -> dict[str, dict[str, int]]:
     for o in outcomes:
         table.setdefault(o.case.expected_kind.value, Counter())[o.reply.kind.value] += 1
     return {row: dict(counts) for row, counts in table.items()}
+
+
+def check_floors(metrics: dict[str, Metrics], floors: dict[str, dict[str, float]]) -> list[str]:
+    """Every floor (or ``_max`` ceiling) in ``floors`` that the metrics miss, as sentences."""
+    missed = []
+    for split, limits in floors.items():
+        for name, limit in limits.items():
+            ceiling = name.endswith("_max")
+            value = _figure(metrics[split], name.removesuffix("_max"))
+            if (value > limit) if ceiling else (value < limit):
+                relation = "above the ceiling" if ceiling else "below the floor"
+                missed.append(
+                    f"{split} {name.removesuffix('_max')} = {value:.3f} is {relation} {limit}"
+                )
+    return missed
+
+
+def _figure(metrics: Metrics, name: str) -> float:
+    value = getattr(metrics, name)
+    return value.value if isinstance(value, Rate) else float(value)
 
 
 def failures(outcomes: Sequence[Outcome]) -> list[Outcome]:

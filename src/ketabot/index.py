@@ -208,6 +208,29 @@ class Index:
                 "created": time.time(),
             },
         )
+        try:
+            self._fill(new, old, reuse, added, embedder, progress)
+        except BaseException:
+            # Best effort: a process killed outright leaves an orphan for the next ingest.
+            self.client.delete_collection(name)
+            raise
+        expected = len(reuse) + len(added)
+        if new.count() != expected:
+            self.client.delete_collection(name)
+            raise IndexUnavailableError(
+                f"the new index holds {new.count()} chunks, expected {expected}; nothing changed"
+            )
+        return name
+
+    def _fill(
+        self,
+        new: Collection,
+        old: Collection | None,
+        reuse: set[str],
+        added: list[Chunk],
+        embedder: Embedder,
+        progress: Progress | None,
+    ) -> None:
         if old is not None and reuse:
             _copy(old, new, sorted(reuse))
         for batch in _batches(added, EMBED_BATCH):
@@ -220,13 +243,6 @@ class Index:
             )
             if progress:
                 progress(len(batch))
-        expected = len(reuse) + len(added)
-        if new.count() != expected:
-            self.client.delete_collection(name)
-            raise IndexUnavailableError(
-                f"the new index holds {new.count()} chunks, expected {expected}; nothing changed"
-            )
-        return name
 
     def _flip(self, generation: str, pointer: Pointer | None, embedder: Embedder) -> None:
         meta: dict[str, Any] = {

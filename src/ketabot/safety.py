@@ -159,6 +159,19 @@ def states_dose(text: str) -> bool:
     return bool(_DOSE_AMOUNT.search(text))
 
 
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,30}\b(?:instructions|rules|guidelines|"
+    r"prompt)\b|\b(?:system|assistant|developer)\s*:|</?\s*(?:context|system|instructions?)\s*>|"
+    r"\byou are now\b|\bnew instructions?\b|\bas an ai\b",
+    re.IGNORECASE,
+)
+
+
+def is_instruction(text: str) -> bool:
+    """True for text addressed to a chatbot rather than to a reader ("SYSTEM: ignore ...")."""
+    return bool(_INSTRUCTION.search(text))
+
+
 # ---------------------------------------------------------------- rules
 
 _PEOPLE = (

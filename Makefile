@@ -1,0 +1,45 @@
+# ketabot: two commands on a fresh machine.
+#   make run   - set up .venv, index the corpus, start the chat page
+#   make test  - set up .venv when needed, run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# CPU PyTorch first, pinned: left to pip, a bare `torch` requirement pulls the CUDA build (GBs).
+TORCH  := torch==2.13.0
+# The stamp's name changes with pyproject.toml, so a changed dependency reinstalls.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test install ingest eval bench lint clean
+
+run: ingest
+	$(BIN)/python app.py
+
+test: install
+	$(BIN)/python -m pytest
+	$(BIN)/ketabot eval --check
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+ingest: install
+	$(BIN)/ketabot ingest
+
+eval: install
+	$(BIN)/ketabot eval
+
+bench: install
+	$(BIN)/ketabot bench
+
+lint: install
+	$(BIN)/ruff check src tests eval
+	$(BIN)/ruff format --check src tests eval
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .ketabot .pytest_cache .mypy_cache .ruff_cache test-artifacts

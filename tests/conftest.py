@@ -1,0 +1,185 @@
+"""Shared fixtures: an offline environment, the real model, real Chroma, a built index."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+# Before anything imports Hugging Face, Chroma or Gradio: nothing may phone home.
+for _name in [n for n in os.environ if n.startswith("KETABOT_")]:
+    del os.environ[_name]
+os.environ.update(
+    HF_HUB_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+    HF_HUB_DISABLE_TELEMETRY="1",
+    ANONYMIZED_TELEMETRY="False",
+    GRADIO_ANALYTICS_ENABLED="False",
+    DO_NOT_TRACK="1",
+)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+EVAL = ROOT / "eval"
+DATA = Path(__file__).resolve().parent / "data"
+SEEDS = DATA / "seeds"
+OFFLINE = Path(__file__).resolve().parent / "offline"
+
+
+def make_settings(tmp: Path, **overrides):
+    """Settings isolated from the developer's shell and any ./ketabot.toml."""
+    from ketabot.config import load_settings
+
+    empty = tmp / "empty.toml"
+    if not empty.exists():
+        tmp.mkdir(parents=True, exist_ok=True)
+        empty.write_text("")
+    values = {
+        "config": empty,
+        "home": tmp / "home",
+        "corpus": CORPUS,
+        "feedback_file": tmp / "feedback.jsonl",
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for child processes: offline, guarded sockets, no KETABOT_ leakage."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KETABOT_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _no_ketabot_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("KETABOT_")]:
+        monkeypatch.delenv(name)
+
+
+class HashEmbedder:
+    """A deterministic stand-in for the model where meaning does not matter; counts its work."""
+
+    name = "hash-embedder"
+    dimension = 16
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def embed(self, texts):
+        self.embedded.extend(texts)
+        rows = []
+        for text in texts:
+            rng = np.random.default_rng(zlib.crc32(text.encode()))
+            row = rng.normal(size=self.dimension).astype(np.float32)
+            rows.append(row / np.linalg.norm(row))
+        return np.vstack(rows) if rows else np.zeros((0, self.dimension), np.float32)
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real bundled model, loaded once for the whole session."""
+    from ketabot.embeddings import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ketabot")
+
+
+@pytest.fixture(scope="session")
+def settings(session_tmp: Path):
+    """Settings for the project corpus in a session-wide, embedded index."""
+    return make_settings(session_tmp)
+
+
+@pytest.fixture(scope="session")
+def bot(settings, embedder):
+    """A real bot over the real corpus: real model, real embedded Chroma, built once."""
+    from ketabot.bot import Bot
+    from ketabot.chunking import chunk_corpus
+    from ketabot.corpus import load_corpus
+    from ketabot.index import Index, connect
+
+    Index(connect(settings), settings.collection).sync(
+        chunk_corpus(load_corpus(settings.corpus)), embedder
+    )
+    return Bot(settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def eval_outcomes(bot):
+    """Every labelled case in eval/ through the real bot, once per session."""
+    from ketabot import evaluation
+
+    return evaluation.run(bot, evaluation.load_cases(EVAL))
+
+
+@pytest.fixture(scope="session")
+def sources() -> dict[str, str]:
+    """Each document id's source file text, for the verbatim checks."""
+    from ketabot.corpus import load_corpus
+
+    return {doc.id: doc.path.read_text(encoding="utf-8") for doc in load_corpus(CORPUS)}
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server on a free loopback port; yields its URL."""
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    assert chroma, "the chroma CLI (from the chromadb package) is not installed"
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [chroma, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=subprocess_env(),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{url}/api/v2/heartbeat", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def _wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")

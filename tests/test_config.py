@@ -1,0 +1,69 @@
+import pytest
+
+from ketabot.config import load_settings
+from ketabot.errors import ConfigError
+
+CLINIC = """
+[clinic]
+name = "Example Pain Clinic"
+phone = "+1 (555) 010-0100"
+website = "https://example.org"
+emergency_number = "911"
+crisis_line = "988"
+extra_disclaimer = "Example Pain Clinic reviews these articles every year."
+page_title = "Ask about ketamine"
+example_questions = ["How long does an infusion take?"]
+store_feedback = true
+store_question = false
+"""
+
+
+def test_the_clinic_file_is_read(tmp_path):
+    path = tmp_path / "ketabot.toml"
+    path.write_text(CLINIC)
+    settings = load_settings(config=path)
+    assert settings.clinic.name == "Example Pain Clinic"
+    assert settings.clinic.contact == "Example Pain Clinic at +1 (555) 010-0100"
+    assert settings.clinic.example_questions == ["How long does an infusion take?"]
+
+
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "ketabot.toml"
+    path.write_text("port = 8000\n" + CLINIC)
+    monkeypatch.setenv("KETABOT_PORT", "9000")
+    monkeypatch.setenv("KETABOT_CONFIG", str(path))
+    settings = load_settings()
+    assert settings.port == 9000
+    assert settings.clinic.name == "Example Pain Clinic"
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ('[clinic]\nphone = "call us!"\n', "clinic.phone"),
+        ('[clinic]\nwebsite = "example.org"\n', "clinic.website"),
+        ('[clinic]\nemergency_number = "nine one one"\n', "clinic.emergency_number"),
+        ('[clinic]\nfavourite_colour = "blue"\n', "clinic.favourite_colour"),
+        ("port = 99999\n", "port"),
+        ("[clinic\nname = 'x'\n", "cannot read TOML"),
+    ],
+)
+def test_a_bad_value_is_named(tmp_path, content, named):
+    path = tmp_path / "ketabot.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config=path)
+    assert str(path) in str(info.value) and named in str(info.value)
+
+
+def test_a_missing_config_file_named_explicitly_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(config=tmp_path / "nope.toml")
+
+
+def test_every_setting_is_documented():
+    from ketabot.config import Clinic, Settings
+
+    for model in (Settings, Clinic):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"

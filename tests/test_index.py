@@ -1,0 +1,167 @@
+import shutil
+from pathlib import Path
+
+import chromadb.utils.embedding_functions as chroma_functions
+import pytest
+
+import ketabot.index as index_module
+from conftest import CORPUS, make_settings
+from ketabot.chunking import chunk_corpus
+from ketabot.corpus import load_corpus
+from ketabot.errors import IndexMismatchError, IndexMissingError
+from ketabot.index import Index, connect
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name in sorted(p.name for p in CORPUS.glob("00[0-2]*.md")):
+        shutil.copy(CORPUS / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Index:
+    settings = make_settings(tmp_path)
+    return Index(connect(settings), settings.collection)
+
+
+def _chunks(folder: Path):
+    return chunk_corpus(load_corpus(folder))
+
+
+def test_first_ingest_adds_everything_and_reads_back(index, corpus, hash_embedder):
+    chunks = _chunks(corpus)
+    report = index.sync(chunks, hash_embedder)
+    assert (report.added, report.unchanged, report.removed) == (len(chunks), 0, 0)
+    assert report.documents == 3
+    snapshot = index.open(hash_embedder)
+    assert sorted(c.id for c in snapshot.chunks) == sorted(c.id for c in chunks)
+    assert {c.id: c for c in snapshot.chunks} == {c.id: c for c in chunks}
+
+
+def test_reingesting_an_unchanged_corpus_changes_nothing(index, corpus, hash_embedder):
+    chunks = _chunks(corpus)
+    first = index.sync(chunks, hash_embedder)
+    hash_embedder.embedded.clear()
+    again = index.sync(_chunks(corpus), hash_embedder)
+    assert (again.added, again.removed, again.unchanged) == (0, 0, len(chunks))
+    assert again.generation == first.generation
+    assert hash_embedder.embedded == []
+
+
+def test_editing_one_file_reembeds_only_its_changed_chunks(index, corpus, hash_embedder):
+    index.sync(_chunks(corpus), hash_embedder)
+    path = sorted(corpus.glob("*.md"))[1]
+    text = path.read_text()
+    old_sentence = "Ketamine is a dissociative anesthetic that has been used for decades"
+    assert old_sentence in text
+    path.write_text(text.replace(old_sentence, "Ketamine is an anesthetic used for decades"))
+    hash_embedder.embedded.clear()
+    report = index.sync(_chunks(corpus), hash_embedder)
+    assert (report.added, report.removed) == (1, 1)
+    assert len(hash_embedder.embedded) == 1
+    assert "Ketamine is an anesthetic used for decades" in hash_embedder.embedded[0]
+    snapshot = index.open(hash_embedder)
+    assert any("anesthetic used for decades" in c.text for c in snapshot.chunks)
+    assert not any(old_sentence in c.text for c in snapshot.chunks)
+
+
+def test_deleting_a_file_removes_its_chunks(index, corpus, hash_embedder):
+    index.sync(_chunks(corpus), hash_embedder)
+    gone = sorted(corpus.glob("*.md"))[0]
+    doc_id = load_corpus(corpus)[0].id
+    gone.unlink()
+    hash_embedder.embedded.clear()
+    report = index.sync(_chunks(corpus), hash_embedder)
+    assert report.added == 0 and report.removed > 0
+    assert hash_embedder.embedded == []
+    assert doc_id not in {c.doc_id for c in index.open(hash_embedder).chunks}
+
+
+def test_a_model_mismatch_says_to_rebuild(index, corpus, hash_embedder, embedder):
+    index.sync(_chunks(corpus), hash_embedder)
+    with pytest.raises(IndexMismatchError) as info:
+        index.open(embedder)
+    assert "--rebuild" in str(info.value)
+    with pytest.raises(IndexMismatchError):
+        index.sync(_chunks(corpus), embedder)
+    report = index.sync(_chunks(corpus), embedder, rebuild=True)
+    assert report.added == len(_chunks(corpus))
+    assert index.open(embedder).chunks
+
+
+def test_no_index_yet(index, hash_embedder):
+    with pytest.raises(IndexMissingError, match="ketabot ingest"):
+        index.open(hash_embedder)
+
+
+def test_chromas_default_embedding_function_never_runs(index, corpus, hash_embedder, monkeypatch):
+    def forbidden(self, input):
+        raise AssertionError("Chroma's default embedding function ran (it downloads a model)")
+
+    monkeypatch.setattr(chroma_functions.DefaultEmbeddingFunction, "__call__", forbidden)
+    monkeypatch.setattr(chroma_functions.ONNXMiniLM_L6_V2, "__call__", forbidden)
+    index.sync(_chunks(corpus), hash_embedder)
+    snapshot = index.open(hash_embedder)
+    chunk = snapshot.chunks[0]
+    vector = hash_embedder.embed([chunk.search_text])[0]
+    best, similarity = snapshot.dense(vector, 3)[0]
+    assert best.id == chunk.id and similarity == pytest.approx(1.0, abs=1e-4)
+
+
+class ExplodingEmbedder:
+    """Fails after the first batch, like an ingest that dies half-way."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dimension, self.calls = inner, inner.name, inner.dimension, 0
+
+    def embed(self, texts):
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("killed mid-ingest")
+        return self.inner.embed(texts)
+
+
+def test_a_failed_ingest_leaves_the_previous_index_serving(
+    index, corpus, hash_embedder, monkeypatch
+):
+    monkeypatch.setattr(index_module, "EMBED_BATCH", 4)  # several batches, so it dies part-way
+    first = index.sync(_chunks(corpus), hash_embedder)
+    before = sorted(c.id for c in index.open(hash_embedder).chunks)
+    for path in corpus.glob("*.md"):
+        path.write_text(path.read_text().replace("Ketamine", "The medicine"))
+    with pytest.raises(RuntimeError, match="killed"):
+        index.sync(_chunks(corpus), ExplodingEmbedder(hash_embedder))
+    assert index.pointer().active == first.generation
+    assert sorted(c.id for c in index.open(hash_embedder).chunks) == before
+    names = [c.name for c in index.client.list_collections()]
+    assert names.count(first.generation) == 1 and len(names) == 2  # pointer + active only
+
+
+def test_an_orphan_from_a_killed_ingest_is_removed_by_the_next(index, corpus, hash_embedder):
+    first = index.sync(_chunks(corpus), hash_embedder)
+    index.client.create_collection(f"{index.prefix}-g00000000000000-dead", embedding_function=None)
+    path = sorted(corpus.glob("*.md"))[0]
+    path.write_text(path.read_text() + "\nA new closing sentence for the test.\n")
+    second = index.sync(_chunks(corpus), hash_embedder)
+    names = {c.name for c in index.client.list_collections()}
+    assert names == {index.prefix, first.generation, second.generation}
+
+
+def test_the_same_code_works_against_a_chroma_server(
+    chroma_server, tmp_path, corpus, hash_embedder
+):
+    settings = make_settings(tmp_path, chroma_url=chroma_server, collection="servertest")
+    index = Index(connect(settings), settings.collection)
+    chunks = _chunks(corpus)
+    assert index.sync(chunks, hash_embedder).added == len(chunks)
+    assert index.sync(chunks, hash_embedder).added == 0
+    snapshot = Index(connect(settings), settings.collection).open(hash_embedder)
+    assert len(snapshot.chunks) == len(chunks)
+    vector = hash_embedder.embed([chunks[2].search_text])[0]
+    assert snapshot.dense(vector, 1)[0][0].id == chunks[2].id
+    assert not (tmp_path / "home" / "chroma").exists()  # nothing went to the embedded store

@@ -1,0 +1,83 @@
+import pytest
+
+from conftest import make_settings
+from ketabot.evaluation import first_relevant_rank
+from ketabot.retrieval import LexicalIndex, fuse, is_answerable
+from ketabot.safety import normalize
+from ketabot.types import Chunk
+
+
+def _chunk(i: int, text: str) -> Chunk:
+    return Chunk(f"d:{i}", "d", "T", None, text, 0, i)
+
+
+def test_convex_fusion_blends_similarity_and_bm25(tmp_path):
+    s = make_settings(tmp_path, dense_weight=0.5)
+    a, b, c = _chunk(1, "a"), _chunk(2, "b"), _chunk(3, "c")
+    similarity = {"d:1": 0.9, "d:2": 0.5, "d:3": 0.2}
+    passages = fuse([(a, 0.9), (b, 0.5)], [(c, 4.0), (b, 2.0)], similarity, s)
+    relevance = {p.chunk.id: round(p.relevance, 3) for p in passages}
+    assert relevance == {"d:1": 0.45, "d:2": 0.5, "d:3": 0.6}
+    assert [p.chunk.id for p in passages] == ["d:3", "d:2", "d:1"]
+    assert passages[0].dense_rank is None and passages[0].lexical_rank == 1
+
+
+def test_rrf_fusion_adds_reciprocal_ranks(tmp_path):
+    s = make_settings(tmp_path, fusion="rrf", rrf_k=60)
+    a, b = _chunk(1, "a"), _chunk(2, "b")
+    passages = fuse([(a, 0.9), (b, 0.5)], [(b, 3.0)], {"d:1": 0.9, "d:2": 0.5}, s)
+    assert passages[0].chunk.id == "d:2"
+    assert passages[0].relevance == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_bm25_finds_exact_rare_terms():
+    chunks = [
+        _chunk(0, "Ketamine can help complex regional pain syndrome (CRPS) and phantom limb pain."),
+        _chunk(1, "Ketamine is an NMDA receptor antagonist that modulates glutamate."),
+        _chunk(2, "Infusions are given slowly in a clinic with monitoring."),
+    ]
+    lexical = LexicalIndex(chunks)
+    assert lexical.search("does it help crps?", 3)[0][0] == 0
+    assert lexical.search("NMDA", 3)[0][0] == 1
+    assert lexical.search("zzz unknown words", 3) == []
+    assert lexical.missing_terms("Does insurance cover infusions?") == (["insur", "cover"], 3)
+    assert lexical.missing_terms("Are infusions monitored?")[0] == []
+
+
+def test_the_relevance_floor_needs_meaning_and_coverage(tmp_path):
+    s = make_settings(tmp_path, relevance_floor=0.34, coverage_ceiling=0.6)
+    assert is_answerable(0.70, 0.0, s)
+    assert not is_answerable(0.20, 0.0, s)
+    assert not is_answerable(0.70, 1.0, s)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("CRPS", "complex regional pain syndrome (CRPS)"),
+        ("What is an NMDA antagonist?", "NMDA"),
+        ("lozenge", "lozenge"),
+        ("What do nerve damage symptoms feel like?", "Tingling and numbness"),
+    ],
+)
+def test_exact_terms_and_paraphrases_find_their_passage(bot, question, phrase):
+    top3 = [p.chunk.text for p in bot.search(question, limit=3)]
+    assert any(phrase in text for text in top3)
+
+
+@pytest.mark.slow
+def test_recall_at_3_on_the_labelled_patient_questions(eval_outcomes):
+    labelled = [o for o in eval_outcomes if o.case.passages]
+    assert len(labelled) >= 25
+    # Measured 0.875 over all 40 (tune 0.867, holdout 0.889); a drop below 0.8 is a regression.
+    hits = [o for o in labelled if (r := first_relevant_rank(o.ranking, o.relevant)) and r <= 3]
+    assert len(hits) / len(labelled) >= 0.80
+
+
+@pytest.mark.slow
+def test_off_topic_and_uncovered_questions_are_not_answerable(bot):
+    for question in ["What is the capital of France?", "What are ketamine troches?"]:
+        q = normalize(question)
+        found = bot.retriever.search(q, bot.embedder.embed([q])[0])
+        assert not found.answerable, question
