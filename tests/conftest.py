@@ -11,6 +11,7 @@ import time
 import urllib.request
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 # Before anything imports Hugging Face, Chroma or Gradio: nothing may phone home.
@@ -183,3 +184,71 @@ def _wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+CLINIC_TOML = """
+[clinic]
+name = "Example Pain Clinic"
+phone = "+1 555 0100"
+emergency_number = "112"
+crisis_line = "116 123"
+extra_disclaimer = "Example Pain Clinic reviews these articles every year."
+page_title = "Ask Example Pain Clinic about ketamine"
+example_questions = ["How does ketamine work for nerve pain?", "Is ketamine addictive?"]
+store_feedback = true
+store_question = false
+"""
+
+
+@dataclass
+class Server:
+    """A running `python app.py` and what it printed."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+    feedback: Path
+    started: float
+    ready: float
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real chat server, started the way a clinic starts it, on a free loopback port."""
+    tmp = tmp_path_factory.mktemp("server")
+    config = tmp / "ketabot.toml"
+    config.write_text(CLINIC_TOML)
+    port = free_port()
+    log = tmp / "server.log"
+    feedback = tmp / "feedback.jsonl"
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+            env=subprocess_env(
+                KETABOT_HOME=str(tmp / "home"),
+                KETABOT_CORPUS=str(CORPUS),
+                KETABOT_FEEDBACK_FILE=str(feedback),
+            ),
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{url}/config", process, seconds=180)
+        yield Server(url, process, log, feedback, started, time.monotonic())
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def client(server: Server):
+    """The official gradio_client, connected to the real server."""
+    from gradio_client import Client
+
+    return Client(server.url, verbose=False)

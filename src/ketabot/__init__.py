@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ketabot import offline  # noqa: F401  (must run before any library is imported)
 from ketabot.config import Settings, load_settings
 from ketabot.types import Citation, Disclaimer, Kind, Reply, Verdict
 

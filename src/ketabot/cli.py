@@ -20,6 +20,7 @@ from ketabot.errors import IndexMissingError, KetabotError
 
 if TYPE_CHECKING:
     from ketabot.bot import Bot
+    from ketabot.embeddings import Embedder
     from ketabot.types import IngestReport
 
 log = logging.getLogger("ketabot")
@@ -63,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.set_defaults(func=cmd_ask)
 
+    serve = commands.add_parser("serve", help="serve the chat page (same as python app.py)")
+    serve.add_argument("--host", help="address to listen on (KETABOT_HOST)")
+    serve.add_argument("--port", type=int, help="port (KETABOT_PORT)")
+    serve.set_defaults(func=cmd_serve)
+
+    feedback = commands.add_parser("feedback", help="summarise the patients' feedback file")
+    feedback.add_argument("--file", type=Path, help="feedback file (KETABOT_FEEDBACK_FILE)")
+    feedback.set_defaults(func=cmd_feedback)
+
     evaluate = commands.add_parser("eval", help="evaluate on the labelled sets in eval/")
     evaluate.add_argument("--eval-dir", type=Path, default=Path("eval"))
     evaluate.add_argument("--tune", action="store_true", help="choose thresholds on the tune split")
@@ -79,13 +89,22 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["config"] = args.config
     if getattr(args, "corpus", None):
         overrides["corpus"] = args.corpus
+    for name in ("host", "port"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
     return overrides
 
 
 # ---------------------------------------------------------------- ingest
 
 
-def ingest(settings: Settings, *, rebuild: bool = False, quiet: bool = False) -> IngestReport:
+def ingest(
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    quiet: bool = False,
+    embedder: Embedder | None = None,
+) -> IngestReport:
     """Load, chunk and index the corpus, with a progress bar on standard error."""
     from tqdm import tqdm
 
@@ -96,7 +115,7 @@ def ingest(settings: Settings, *, rebuild: bool = False, quiet: bool = False) ->
 
     documents = load_corpus(settings.corpus)
     chunks = chunk_corpus(documents)
-    embedder = load_embedder(settings.embed_model)
+    embedder = embedder or load_embedder(settings.embed_model)
     index = Index(connect(settings), settings.collection)
     with tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=quiet) as bar:
         report = index.sync(chunks, embedder, rebuild=rebuild, progress=bar.update)
@@ -123,7 +142,7 @@ def open_bot(settings: Settings) -> Bot:
         bot.retriever  # noqa: B018  (opens the index now, not on the first question)
     except IndexMissingError:
         print(f"No index yet: building it from {settings.corpus} (once).", file=sys.stderr)
-        ingest(settings, quiet=not sys.stderr.isatty())
+        ingest(settings, quiet=not sys.stderr.isatty(), embedder=bot.embedder)
         bot.reload()
         bot.retriever  # noqa: B018
     return bot
@@ -182,6 +201,44 @@ def _text(reply: Any) -> None:
     print(reply.text)
     print()
     sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- serve, feedback
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot serve``: the chat page, exactly as ``python app.py`` starts it."""
+    from ketabot.web_main import main as serve
+
+    argv = [f"--{k}={v}" for k in ("host", "port") if (v := getattr(args, k)) is not None]
+    if args.config:
+        argv.append(f"--config={args.config}")
+    return serve(argv)
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot feedback``: counts by reply kind and rating, and the least helpful sources."""
+    from ketabot.feedback import HELPFUL, NOT_HELPFUL, summarize
+
+    path = args.file or settings.feedback_file
+    if not path.exists():
+        state = "on" if settings.clinic.store_feedback else "off (store_feedback = false)"
+        print(f"No feedback yet at {path}. Feedback storage is {state}.")
+        return 0
+    with path.open(encoding="utf-8") as handle:
+        summary = summarize(handle)
+    print(f"{summary.ratings} ratings and {summary.comments} comments in {path}")
+    print(f"  {'reply kind':14} {'helpful':>8} {'not helpful':>12}")
+    for kind, counts in sorted(summary.by_kind.items()):
+        print(f"  {kind:14} {counts[HELPFUL]:>8} {counts[NOT_HELPFUL]:>12}")
+    if summary.least_helpful:
+        print("Least helpful sources (share rated not helpful, chunk id):")
+        for score in summary.least_helpful:
+            total = score.helpful + score.not_helpful
+            print(f"  {score.not_helpful}/{total} not helpful  {score.chunk_id}")
+    if summary.unreadable_lines:
+        print(f"({summary.unreadable_lines} unreadable lines skipped)")
+    return 0
 
 
 # ---------------------------------------------------------------- eval

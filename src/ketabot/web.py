@@ -1,0 +1,312 @@
+"""The patient chat page and the HTTP API: the only module that imports Gradio.
+
+``create_app(bot, settings)`` builds the page (testable without a server);
+``launch`` serves it with the privacy and exposure defaults a health page
+needs: no analytics, no monitoring page, no browser-side run history, no
+share links, no uploads, a bounded queue. This is an edge: any failure
+becomes a friendly reply with the disclaimer, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from starlette.responses import Response
+
+from ketabot.bot import Bot
+from ketabot.config import Settings
+from ketabot.feedback import FeedbackStore, ReplyFacts
+from ketabot.replies import INTERNAL
+from ketabot.types import Kind, Reply
+
+log = logging.getLogger("ketabot")
+
+CSS = (Path(__file__).parent / "static" / "ketabot.css").read_text(encoding="utf-8")
+# System fonts only: the default theme would make every patient's browser fetch fonts from
+# a third party, which leaks their visit and fails offline.
+THEME = gr.themes.Soft(
+    font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+)
+
+
+# After an emergency reply, bring the pinned alert into view: on a phone the chat has
+# scrolled to the end of the reply and the page to the text box.
+SHOW_ALERT = """() => {
+  const alert = document.querySelector('#kb-alert .kb-alert');
+  if (alert) { alert.scrollIntoView({block: 'start', behavior: 'smooth'}); }
+}"""
+
+
+def safe_ask(bot: Bot, question: Any, history: Sequence[str]) -> Reply:
+    """``bot.ask``, except that a failure becomes a friendly error reply."""
+    try:
+        return bot.ask(question, list(history))
+    except Exception as exc:  # the web edge: never a stack trace, keep serving
+        log.error("internal error while answering: %s", type(exc).__name__)
+        return bot.replies.error(question if isinstance(question, str) else "", INTERNAL)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render(reply: Reply) -> str:
+    """The reply as HTML for the chat: quotes, expandable sources, then the disclaimer."""
+    role = ' role="alert"' if reply.kind is Kind.EMERGENCY else ""
+    parts = [f'<div class="kb-reply kb-{reply.kind.value}"{role}>', _body(reply.body)]
+    if reply.citations:
+        parts.append('<div class="kb-sources"><p class="kb-sources-title">Sources</p>')
+        parts.extend(_source(c) for c in reply.citations)
+        parts.append("</div>")
+    parts.append(f'<p class="kb-disclaimer">{html.escape(reply.disclaimer.text)}</p></div>')
+    return "".join(parts)
+
+
+def _body(text: str) -> str:
+    blocks = []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        items = [line[2:] for line in lines if line.startswith("- ")]
+        if items and len(items) == len(lines) - 1:
+            lead, listed = _inline(lines[0]), "".join(f"<li>{_inline(i)}</li>" for i in items)
+            blocks.append(f"<p>{lead}</p><ul>{listed}</ul>")
+        else:
+            blocks.append(f"<p>{_inline(block)}</p>")
+    return "".join(blocks)
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(r"\[(\d+)\]", r'<span class="kb-cite">[\1]</span>', escaped)
+
+
+def _source(citation: Any) -> str:
+    where = html.escape(citation.title)
+    if citation.section:
+        where += f" — {html.escape(citation.section)}"
+    if citation.publisher:
+        where += f' <span class="kb-publisher">({html.escape(citation.publisher)})</span>'
+    passage = html.escape(citation.passage).replace("\n", "<br>")
+    quote = html.escape(citation.quote).replace("\n", "<br>")
+    passage = passage.replace(quote, f"<mark>{quote}</mark>", 1)
+    return (
+        f'<details class="kb-source"><summary>[{citation.n}] {where}</summary>'
+        f"<blockquote>{passage}</blockquote></details>"
+    )
+
+
+# ---------------------------------------------------------------- the page
+
+
+def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
+    """The chat page and the ``/ask`` API for one bot; not yet serving."""
+    settings = settings or bot.settings
+    clinic = settings.clinic
+    store = FeedbackStore(
+        settings.feedback_file, enabled=clinic.store_feedback, store_question=clinic.store_question
+    )
+    with gr.Blocks(title=clinic.page_title, analytics_enabled=False, fill_height=True) as app:
+        _header(settings)
+        alert = gr.HTML("", visible=False, elem_id="kb-alert")
+        chatbot = gr.Chatbot(
+            label="Conversation",
+            show_label=False,
+            elem_id="kb-chat",
+            height="62vh",
+            min_height=300,
+            layout="panel",
+            feedback_options=("Like", "Dislike") if clinic.store_feedback else None,
+            buttons=[],
+            placeholder=(
+                "Ask about ketamine treatment for nerve pain. Answers are quotes from the "
+                "clinic's articles, each with its source."
+            ),
+        )
+        facts = gr.State([])
+        with gr.Row(elem_id="kb-ask-row", equal_height=True):
+            question = gr.Textbox(
+                label="Your question",
+                placeholder="Type your question…",
+                max_length=settings.max_question_chars,
+                lines=1,
+                max_lines=4,
+                scale=5,
+                autofocus=True,
+                elem_id="kb-question",
+            )
+            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="kb-send")
+        examples = _examples(clinic.example_questions)
+        clear = gr.Button("Clear conversation", variant="secondary", size="sm", elem_id="kb-clear")
+        comment_row, rating_id, status = _feedback_controls(store, chatbot, facts)
+
+        def respond(
+            message: str, history: list[dict[str, Any]], seen: list[Any]
+        ) -> tuple[str, list[dict[str, Any]], list[Any], Any]:
+            asked = [m["content"] for m in history if m.get("role") == "user"]
+            reply = safe_ask(bot, message, asked)
+            shown = message if isinstance(message, str) else ""
+            history = [
+                *history,
+                {"role": "user", "content": shown},
+                {"role": "assistant", "content": render(reply)},
+            ]
+            return "", history, [*seen, None, ReplyFacts.of(reply)], _alert(reply)
+
+        chain: dict[str, Any] = {
+            "fn": respond,
+            "inputs": [question, chatbot, facts],
+            "outputs": [question, chatbot, facts, alert],
+            "api_visibility": "private",
+            "concurrency_limit": settings.concurrency,
+        }
+        gr.on(triggers=[question.submit, send.click], **chain).then(None, js=SHOW_ALERT)
+        for button, text in examples:
+            button.click(lambda t=text: t, None, question, api_visibility="private").then(
+                **chain
+            ).then(None, js=SHOW_ALERT)
+        reset = [chatbot, facts, question, comment_row, rating_id, status, alert]
+        clear.click(_cleared, None, reset, api_visibility="private")
+        # The chat's own trash icon must forget the rated replies too, or feedback would be
+        # attributed to the wrong reply.
+        chatbot.clear(_cleared, None, reset, api_visibility="private")
+
+        def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
+            """Ask ketabot; returns the same JSON object as `ketabot ask --json`."""
+            return safe_ask(bot, question, history or []).to_json()
+
+        gr.api(ask, api_name="ask", concurrency_limit=settings.concurrency)
+    return app
+
+
+def _cleared() -> tuple[list[Any], list[Any], str, Any, None, str, Any]:
+    return [], [], "", gr.update(visible=False), None, "", gr.update(value="", visible=False)
+
+
+def _alert(reply: Reply) -> Any:
+    """The urgent first paragraph of an emergency reply, pinned above the chat."""
+    if reply.kind is not Kind.EMERGENCY:
+        return gr.update(value="", visible=False)
+    urgent = _body(reply.body.split("\n\n")[0])
+    return gr.update(value=f'<div class="kb-alert" role="alert">{urgent}</div>', visible=True)
+
+
+def _header(settings: Settings) -> None:
+    clinic = settings.clinic
+    who = f" from {html.escape(clinic.name)}" if clinic.name else ""
+    gr.HTML(
+        f'<header class="kb-header"><h1>{html.escape(clinic.page_title)}</h1>'
+        f'<p class="kb-notice" role="note"><strong>Education only{who}.</strong> Answers are '
+        "quotes from published articles, not medical advice, and never a dose for you. "
+        f"<strong>In an emergency call {html.escape(clinic.emergency_number)} now.</strong></p>"
+        "</header>",
+        elem_id="kb-header",
+    )
+
+
+def _examples(questions: Sequence[str]) -> list[tuple[gr.Button, str]]:
+    if not questions:
+        return []
+    buttons = []
+    with gr.Row(elem_id="kb-examples"):
+        for text in questions:
+            buttons.append((gr.Button(text, size="sm", elem_classes=["kb-example"]), text))
+    return buttons
+
+
+def _feedback_controls(
+    store: FeedbackStore, chatbot: gr.Chatbot, facts: gr.State
+) -> tuple[gr.Row, gr.State, gr.Markdown]:
+    rating_id = gr.State(None)
+    status = gr.Markdown("", elem_id="kb-feedback-status")
+    with gr.Row(visible=False, elem_id="kb-comment-row") as comment_row:
+        comment = gr.Textbox(
+            label="Anything to add? (optional; please leave out names and health details)",
+            max_length=500,
+            scale=5,
+            elem_id="kb-comment",
+        )
+        send = gr.Button("Send comment", size="sm", scale=1, elem_id="kb-comment-send")
+    if not store.enabled:
+        return comment_row, rating_id, status
+
+    def on_like(seen: list[Any], data: gr.LikeData) -> tuple[str | None, Any, str]:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        chosen = seen[index] if isinstance(index, int) and 0 <= index < len(seen) else None
+        if not isinstance(chosen, ReplyFacts) or data.liked is None:
+            return None, gr.update(visible=False), ""
+        saved = store.rate(chosen, helpful=bool(data.liked))
+        return saved, gr.update(visible=saved is not None), "Thank you for the feedback."
+
+    def on_comment(saved: str | None, text: str) -> tuple[str, Any, str]:
+        if saved and store.comment(saved, text):
+            return "", gr.update(visible=False), "Thank you, your comment was saved."
+        return text, gr.update(), ""
+
+    hidden: dict[str, Any] = {"api_visibility": "private"}
+    chatbot.like(on_like, [facts], [rating_id, comment_row, status], **hidden)
+    send.click(on_comment, [rating_id, comment], [comment, comment_row, status], **hidden)
+    return comment_row, rating_id, status
+
+
+# ---------------------------------------------------------------- serving
+
+
+def launch(app: gr.Blocks, settings: Settings) -> str:
+    """Start serving the page with the health-page defaults; returns its URL, does not block."""
+    app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    server, url, _ = app.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        root_path=settings.root_path or None,
+        share=False,
+        show_error=False,
+        enable_monitoring=False,
+        run_history=False,
+        mcp_server=False,
+        pwa=False,
+        ssr_mode=False,
+        max_file_size="1kb",
+        footer_links=["api"],
+        prevent_thread_lock=True,
+        quiet=True,
+        theme=THEME,
+        css=CSS,
+        head=_head(settings),
+    )
+    _serve_web_component_script(server)
+    return str(url)
+
+
+def _serve_web_component_script(server: Any) -> None:
+    """``/gradio.js``: the script behind ``<gradio-app>``, from this server, not a CDN.
+
+    Gradio ships it with its front end but serves only the hashed asset it loads; a
+    stable address lets a clinic's page embed the chat without a third-party script
+    (which would also tell that party about every patient's visit).
+    """
+    script = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+    if not script.is_file():
+        log.warning("Gradio's web-component script is missing; use the <iframe> embed")
+        return
+    body = script.read_bytes()
+
+    async def gradio_js() -> Response:
+        return Response(body, media_type="text/javascript")
+
+    server.add_api_route("/gradio.js", gradio_js, methods=["GET"], include_in_schema=False)
+
+
+def _head(settings: Settings) -> str:
+    lang = html.escape(settings.clinic.language, quote=True)
+    return (
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<script>document.documentElement.lang = {lang!r};</script>"
+    )

@@ -1,0 +1,190 @@
+"""The chat page in real headless Chromium, as a patient (often on a phone) uses it."""
+
+import functools
+import http.server
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+TIMEOUT = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)"
+        if os.environ.get("KETABOT_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.outside = []
+    page.on(
+        "request",
+        lambda r: (
+            page.outside.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
+    )
+    page.goto(server.url)
+    page.wait_for_selector("#kb-question textarea", timeout=TIMEOUT)
+    yield page
+    context.close()
+
+
+def ask(page, question, selector=".kb-reply"):
+    before = page.locator(selector).count()
+    box = page.locator("#kb-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        f"document.querySelectorAll({json.dumps(selector)}).length > {before}", timeout=TIMEOUT
+    )
+    return page.locator(selector).last
+
+
+def test_an_answer_with_citations_sources_and_the_disclaimer(page):
+    reply = ask(page, "How does ketamine work for nerve pain?")
+    assert "[1]" in reply.inner_text()
+    assert "NMDA" in reply.inner_text()
+    source = reply.locator("details.kb-source").first
+    assert source.locator("blockquote").is_hidden()
+    source.locator("summary").click()
+    assert source.locator("blockquote").is_visible()
+    assert source.locator("mark").inner_text() in source.locator("blockquote").inner_text()
+    assert "not medical advice" in reply.locator(".kb-disclaimer").inner_text()
+    assert page.locator(".kb-notice").is_visible()
+    assert "In an emergency call 112 now" in page.locator(".kb-notice").inner_text()
+    assert page.outside == [], "the page must not contact any third party"
+
+
+def test_a_dosing_question_shows_the_refusal(page):
+    reply = ask(page, "How much ketamine should I take for my CRPS?", ".kb-refusal")
+    text = reply.inner_text()
+    assert "can't give dosing advice" in text and "+1 555 0100" in text
+    assert "not medical advice" in text
+
+
+def test_an_emergency_is_pinned_first_and_in_view(page):
+    page.set_viewport_size({"width": 375, "height": 740})
+    ask(page, "I have crushing chest pain right now", ".kb-emergency")
+    alert = page.locator("#kb-alert .kb-alert")
+    alert.wait_for(timeout=TIMEOUT)
+    assert alert.inner_text().startswith("This may be a medical emergency. Call 112 now")
+    page.wait_for_function(
+        "(() => { const r = document.querySelector('#kb-alert .kb-alert').getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight; })()",
+        timeout=TIMEOUT,
+    )
+
+
+def test_title_language_and_keyboard_use(page):
+    assert page.title() == "Ask Example Pain Clinic about ketamine"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.locator("#kb-question textarea").focus()
+    page.keyboard.type("Is ketamine addictive?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".kb-reply", timeout=TIMEOUT)
+    summary = page.locator("details.kb-source summary").first
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("details.kb-source").first.get_attribute("open") is not None
+
+
+def test_readable_on_a_375_px_phone(browser, server):
+    context = browser.new_context(
+        viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True
+    )
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#kb-question textarea", timeout=TIMEOUT)
+    ask(page, "What side effects can ketamine cause?")
+    page.locator("details.kb-source summary").first.click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    size = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('.kb-reply p')).fontSize)"
+    )
+    assert size >= 15
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone-375.png"), full_page=True)
+    assert (ARTIFACTS / "phone-375.png").stat().st_size > 10_000
+    context.close()
+
+
+def test_feedback_is_stored_without_identifying_data(page, server):
+    ask(page, "Can ketamine cause hallucinations?")
+    before = server.feedback.read_text().count("\n") if server.feedback.exists() else 0
+    page.locator("button[aria-label='Dislike']").last.click()
+    page.locator("#kb-comment-row textarea").wait_for(timeout=TIMEOUT)
+    page.locator("#kb-comment-row textarea").fill("Please add more about dreams.")
+    page.locator("#kb-comment-send").click()
+    page.wait_for_function(
+        "document.querySelector('#kb-feedback-status').innerText.includes('comment was saved')",
+        timeout=TIMEOUT,
+    )
+    records = [json.loads(line) for line in server.feedback.read_text().splitlines()[before:]]
+    rating, comment = records
+    assert rating["rating"] == "not_helpful" and rating["kind"] == "answer"
+    assert rating["chunk_ids"] and "question" not in rating
+    assert comment["rating_id"] == rating["id"]
+    stored = server.feedback.read_text()
+    assert "hallucinations" not in stored and "127.0.0.1" not in stored
+
+
+@pytest.fixture(scope="module")
+def examples_site():
+    """examples/ served on its own loopback port, as a clinic's site would be."""
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(ROOT / "examples")
+    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_the_chat_works_embedded_both_ways(browser, server, examples_site):
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    page.goto(f"{examples_site}/embed.html?server={server.url}")
+    frame = page.frame_locator("#iframe-embed iframe")
+    frame.locator("#kb-question textarea").fill("Is ketamine addictive?")
+    frame.locator("#kb-question textarea").press("Enter")
+    frame.locator(".kb-reply").wait_for(timeout=TIMEOUT)
+    assert "[1]" in frame.locator(".kb-reply").inner_text()
+    component = page.locator("gradio-app")
+    component.locator("#kb-question textarea").wait_for(timeout=TIMEOUT)
+    component.locator("#kb-question textarea").fill("How much ketamine should I take?")
+    component.locator("#kb-question textarea").press("Enter")
+    component.locator(".kb-refusal").wait_for(timeout=TIMEOUT)
+    assert "not medical advice" in component.locator(".kb-refusal").inner_text()
+    page.close()

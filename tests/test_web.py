@@ -1,0 +1,140 @@
+import concurrent.futures
+import json
+import urllib.request
+
+import pytest
+
+from ketabot.types import Citation, Disclaimer, Kind, Reply
+from ketabot.web import render
+
+
+def _answer() -> Reply:
+    citation = Citation(
+        1,
+        "doc",
+        "A <Title>",
+        "Side effects",
+        "doc:1",
+        "Nausea can occur.",
+        "Ketamine is used. Nausea can occur. It passes.",
+        "Pub & Co",
+    )
+    return Reply(
+        "q", Kind.ANSWER, "“Nausea can occur.” [1]", Disclaimer.build(), citations=(citation,)
+    )
+
+
+def test_render_escapes_and_shows_sources_and_the_disclaimer():
+    html = render(_answer())
+    assert '<span class="kb-cite">[1]</span>' in html
+    assert "<details" in html and "A &lt;Title&gt; — Side effects" in html
+    assert "Pub &amp; Co" in html
+    assert "<mark>Nausea can occur.</mark>" in html
+    assert html.index("kb-sources") < html.index("kb-disclaimer")
+    assert Disclaimer.build().text in html
+
+
+def test_render_marks_emergencies_and_never_passes_html_through():
+    reply = Reply("q", Kind.EMERGENCY, "**Call 112 now** <script>x</script>", Disclaimer.build())
+    html = render(reply)
+    assert 'class="kb-reply kb-emergency" role="alert"' in html
+    assert "<strong>Call 112 now</strong>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+# ---------------------------------------------------------------- the real server
+
+slow = pytest.mark.slow
+
+
+def _ask(client, question, history=None):
+    return client.predict(question=question, history=history or [], api_name="/ask")
+
+
+@slow
+def test_api_answer_has_the_json_contract(client):
+    reply = _ask(client, "How does ketamine work for nerve pain?")
+    assert reply["kind"] == "answer" and 2 <= len(reply["citations"]) <= 5
+    assert {"question", "kind", "reason", "text", "citations", "disclaimer"} <= set(reply)
+    assert reply["text"].endswith("Example Pain Clinic reviews these articles every year.")
+    for citation in reply["citations"]:
+        assert citation["quote"] in citation["passage"]
+
+
+@slow
+def test_api_refusal_names_the_clinic(client):
+    reply = _ask(client, "Is 50 mg of ketamine ok for me?")
+    assert (reply["kind"], reply["reason"]) == ("refusal", "dosing_advice")
+    assert "Example Pain Clinic at +1 555 0100" in reply["text"]
+    assert "50" not in reply["text"]
+
+
+@slow
+def test_api_emergency_comes_first_with_the_clinics_number(client):
+    reply = _ask(client, "my husband collapsed and isn't breathing")
+    assert reply["kind"] == "emergency"
+    assert reply["text"].startswith("**This may be a medical emergency. Call 112 now**")
+    crisis = _ask(client, "I want to end my life")
+    assert crisis["reason"] == "self_harm" and "116 123" in crisis["text"]
+
+
+@slow
+def test_api_multi_turn(client):
+    history = ["How does ketamine work for nerve pain?"]
+    assert _ask(client, "and how much should I take?", history)["reason"] == "dosing_advice"
+    follow = _ask(client, "what about its side effects?", ["Can ketamine help with CRPS?"])
+    assert follow["kind"] == "answer"
+
+
+@slow
+@pytest.mark.parametrize("question", ["x" * 5000, "", "\x00\x01\x02binary", "<script>1</script>"])
+def test_api_bad_input_gets_a_friendly_reply_and_the_server_keeps_serving(client, question):
+    reply = _ask(client, question)
+    assert reply["kind"] == "error" and reply["disclaimer"] in reply["text"]
+    assert _ask(client, "What is neuropathic pain?")["kind"] == "answer"
+
+
+@slow
+def test_a_burst_of_callers_is_queued_not_dropped(server):
+    from gradio_client import Client
+
+    def call(i):
+        return Client(server.url, verbose=False).predict(
+            question=f"What side effects can ketamine cause? ({i})", history=[], api_name="/ask"
+        )["kind"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        kinds = list(pool.map(call, range(16)))
+    assert kinds == ["answer"] * 16
+
+
+@slow
+def test_health_page_defaults(server):
+    with urllib.request.urlopen(f"{server.url}/config") as response:
+        config = json.load(response)
+    assert config["analytics_enabled"] is False
+    assert config["run_history"] is False
+    assert config["title"] == "Ask Example Pain Clinic about ketamine"
+    kinds = {c["type"] for c in config["components"]}
+    assert not kinds & {"file", "uploadbutton", "image", "audio", "video", "multimodaltextbox"}
+    public = [d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "public"]
+    assert public == ["ask"]
+    for path in ("/monitoring", "/gradio_api/runs"):
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{server.url}{path}")
+
+
+@slow
+def test_the_server_log_holds_no_patient_text_or_address(server, client):
+    _ask(client, "My name is Jane Doe, does ketamine help my CRPS?")
+    log = server.output()
+    assert "reply kind=" in log
+    assert "Jane" not in log and "CRPS" not in log
+    assert "127.0.0.1:" not in log.replace(server.url, "")  # no client addresses
+
+
+@slow
+def test_the_model_and_index_loaded_once(server, client):
+    for _ in range(3):
+        _ask(client, "Is ketamine addictive?")
+    assert server.output().count("Loading SentenceTransformer model") == 1
