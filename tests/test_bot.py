@@ -69,6 +69,26 @@ def test_the_model_and_index_load_once(bot):
     assert bot.retriever is retriever and bot.embedder is embedder
 
 
+class CountingEmbedder:
+    def __init__(self, inner):
+        self.inner, self.name, self.dimension, self.texts = inner, inner.name, inner.dimension, []
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return self.inner.embed(texts)
+
+
+@pytest.mark.slow
+def test_answering_runs_the_model_on_the_question_only(bot, monkeypatch):
+    """Sentence vectors come from the index; composing must not re-embed passages."""
+    counting = CountingEmbedder(bot.embedder)
+    monkeypatch.setattr(bot, "embedder", counting)
+    monkeypatch.setattr(bot.composer, "embedder", counting)
+    reply = bot.ask("Can ketamine affect my heart or blood pressure?")
+    assert reply.kind is Kind.ANSWER
+    assert counting.texts == ["can ketamine affect my heart or blood pressure?"]
+
+
 @pytest.mark.slow
 def test_logs_hold_no_patient_text(bot, caplog):
     secret = "my name is Jane Doe and my CRPS is worse since my fall"

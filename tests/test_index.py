@@ -2,6 +2,7 @@ import shutil
 from pathlib import Path
 
 import chromadb.utils.embedding_functions as chroma_functions
+import numpy as np
 import pytest
 
 import ketabot.index as index_module
@@ -9,7 +10,8 @@ from conftest import CORPUS, make_settings
 from ketabot.chunking import chunk_corpus
 from ketabot.corpus import load_corpus
 from ketabot.errors import IndexMismatchError, IndexMissingError
-from ketabot.index import Index, connect
+from ketabot.index import SENTENCES, Index, connect, sentence_keys
+from ketabot.text import sentence_spans
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +55,29 @@ def test_reingesting_an_unchanged_corpus_changes_nothing(index, corpus, hash_emb
     assert hash_embedder.embedded == []
 
 
+def test_sentence_vectors_are_stored_and_carried_over(index, corpus, hash_embedder):
+    chunks = _chunks(corpus)
+    index.sync(chunks, hash_embedder)
+    snapshot = index.open(hash_embedder)
+    keys = [key for chunk in chunks for key in sentence_keys(chunk)]
+    stored = snapshot.sentence_vectors(keys)
+    assert set(stored) == set(keys) and len(keys) > len(chunks)
+    first = sentence_keys(chunks[0])[0]
+    expected = hash_embedder.embed([chunks[0].text[slice(*sentence_spans(chunks[0].text)[0])]])[0]
+    assert stored[first] == pytest.approx(expected, abs=1e-6)
+    path = sorted(corpus.glob("*.md"))[2]
+    path.write_text(path.read_text() + "\nOne more sentence about infusions.\n")
+    hash_embedder.embedded.clear()
+    index.sync(_chunks(corpus), hash_embedder)
+    unchanged = {c.id for c in chunks} & {c.id for c in _chunks(corpus)}
+    kept = [k for c in chunks if c.id in unchanged for k in sentence_keys(c)]
+    assert len(unchanged) == len(chunks) - 1
+    again = index.open(hash_embedder).sentence_vectors(kept)
+    assert again.keys() == set(kept)
+    assert all(np.allclose(again[k], stored[k], atol=1e-6) for k in kept)
+    assert len(hash_embedder.embedded) < 10  # only the changed chunk and its sentences
+
+
 def test_editing_one_file_reembeds_only_its_changed_chunks(index, corpus, hash_embedder):
     index.sync(_chunks(corpus), hash_embedder)
     path = sorted(corpus.glob("*.md"))[1]
@@ -63,7 +88,9 @@ def test_editing_one_file_reembeds_only_its_changed_chunks(index, corpus, hash_e
     hash_embedder.embedded.clear()
     report = index.sync(_chunks(corpus), hash_embedder)
     assert (report.added, report.removed) == (1, 1)
-    assert len(hash_embedder.embedded) == 1
+    changed = next(c for c in _chunks(corpus) if "anesthetic used for decades" in c.text)
+    # one chunk vector, and one vector for each of that chunk's sentences; nothing else
+    assert len(hash_embedder.embedded) == 1 + len(sentence_keys(changed))
     assert "Ketamine is an anesthetic used for decades" in hash_embedder.embedded[0]
     snapshot = index.open(hash_embedder)
     assert any("anesthetic used for decades" in c.text for c in snapshot.chunks)
@@ -138,18 +165,21 @@ def test_a_failed_ingest_leaves_the_previous_index_serving(
         index.sync(_chunks(corpus), ExplodingEmbedder(hash_embedder))
     assert index.pointer().active == first.generation
     assert sorted(c.id for c in index.open(hash_embedder).chunks) == before
-    names = [c.name for c in index.client.list_collections()]
-    assert names.count(first.generation) == 1 and len(names) == 2  # pointer + active only
+    names = {c.name for c in index.client.list_collections()}
+    assert names == {index.prefix, first.generation, first.generation + SENTENCES}
 
 
 def test_an_orphan_from_a_killed_ingest_is_removed_by_the_next(index, corpus, hash_embedder):
     first = index.sync(_chunks(corpus), hash_embedder)
-    index.client.create_collection(f"{index.prefix}-g00000000000000-dead", embedding_function=None)
+    dead = f"{index.prefix}-g00000000000000-dead"
+    for name in (dead, dead + SENTENCES):
+        index.client.create_collection(name, embedding_function=None)
     path = sorted(corpus.glob("*.md"))[0]
     path.write_text(path.read_text() + "\nA new closing sentence for the test.\n")
     second = index.sync(_chunks(corpus), hash_embedder)
     names = {c.name for c in index.client.list_collections()}
-    assert names == {index.prefix, first.generation, second.generation}
+    generations = {first.generation, second.generation}
+    assert names == {index.prefix} | generations | {g + SENTENCES for g in generations}
 
 
 def test_the_same_code_works_against_a_chroma_server(

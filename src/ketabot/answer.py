@@ -11,8 +11,8 @@ policy, owned by :mod:`ketabot.safety`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from ketabot.safety import is_instruction, states_dose
 from ketabot.text import is_complete_sentence, sentence_spans, words
 from ketabot.types import Chunk, Citation, Disclaimer, Kind, Passage, Reply
 
+SentenceVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]
 MIN_SENTENCE_CHARS = 30
 MAX_QUOTE_CHARS = 420
 # Two quotes this similar say the same thing; the second adds nothing for a patient.
@@ -44,6 +45,7 @@ class Candidate:
     end: int
     index: int
     score: float
+    vector: np.ndarray = field(repr=False, compare=False)
 
     @property
     def text(self) -> str:
@@ -74,7 +76,10 @@ class Composer:
         self.settings = settings
 
     def candidates(
-        self, question_vector: np.ndarray, passages: Sequence[Passage]
+        self,
+        question_vector: np.ndarray,
+        passages: Sequence[Passage],
+        stored: SentenceVectors | None = None,
     ) -> list[Candidate]:
         """Every quotable sentence of the passages, scored against the question."""
         spans = [
@@ -85,7 +90,7 @@ class Composer:
         ]
         if not spans:
             return []
-        vectors = self.embedder.embed([p.chunk.text[s:e] for p, _, s, e in spans])
+        vectors = self._sentence_vectors(spans, stored)
         similarity = vectors @ question_vector
         top = max(p.relevance for p in passages) or 1.0
         w = self.settings.passage_weight
@@ -93,9 +98,30 @@ class Composer:
             # A sentence alone can echo the question without answering it ("To understand how
             # ketamine works, ..."); weighing in how well its whole passage matched prefers
             # sentences from the passages that are about the question.
-            Candidate(p.chunk, s, e, i, (1 - w) * float(sim) + w * p.relevance / top)
-            for (p, i, s, e), sim in zip(spans, similarity, strict=True)
+            Candidate(p.chunk, s, e, i, (1 - w) * float(sim) + w * p.relevance / top, vector)
+            for (p, i, s, e), sim, vector in zip(spans, similarity, vectors, strict=True)
         ]
+
+    def _sentence_vectors(
+        self, spans: list[tuple[Passage, int, int, int]], stored: SentenceVectors | None
+    ) -> np.ndarray:
+        """Vectors stored at ingest; the model runs only for any the index lacks."""
+        keys = [f"{p.chunk.id}#{i}" for p, i, _, _ in spans]
+        found = stored(keys) if stored else {}
+        missing = [
+            (k, p.chunk.text[s:e])
+            for k, (p, _, s, e) in zip(keys, spans, strict=True)
+            if k not in found
+        ]
+        if missing:
+            found.update(
+                zip(
+                    (k for k, _ in missing),
+                    self.embedder.embed([t for _, t in missing]),
+                    strict=True,
+                )
+            )
+        return np.vstack([found[k] for k in keys])
 
     def select(self, candidates: Sequence[Candidate]) -> list[Quote]:
         """The best few non-overlapping, non-duplicate quotes within the length budget."""
@@ -118,11 +144,11 @@ class Composer:
             quote = _with_context(cand)
             if cand.chunk.id in {q.chunk.id for q in chosen} or len(quote.text) > budget:
                 continue
-            vector = self.embedder.embed([quote.text])[0]
-            if any(float(vector @ other) >= DUPLICATE_SIMILARITY for other in vectors):
+            # Compared sentence to sentence: a quote's own sentence carries its meaning.
+            if any(float(cand.vector @ other) >= DUPLICATE_SIMILARITY for other in vectors):
                 continue
             chosen.append(quote)
-            vectors.append(vector)
+            vectors.append(cand.vector)
             budget -= len(quote.text)
         return chosen
 
@@ -132,9 +158,10 @@ class Composer:
         question_vector: np.ndarray,
         passages: Sequence[Passage],
         disclaimer: Disclaimer,
+        stored: SentenceVectors | None = None,
     ) -> Reply | None:
         """The answer, or ``None`` when no sentence is relevant enough to quote."""
-        quotes = self.select(self.candidates(question_vector, passages))
+        quotes = self.select(self.candidates(question_vector, passages, stored))
         if not quotes:
             return None
         citations = tuple(

@@ -25,6 +25,7 @@ from ketabot.index import Index, connect
 from ketabot.replies import EMPTY, TOO_LONG, UNREADABLE, Replies
 from ketabot.retrieval import Retrieval, Retriever
 from ketabot.safety import Signals, Triage, decide, is_follow_up, normalize
+from ketabot.timing import stage
 from ketabot.types import Kind, Passage, Reply, Turn, Verdict
 
 log = logging.getLogger("ketabot")
@@ -91,16 +92,19 @@ class Bot:
 
     def trace(self, text: str, prior: list[str], *, always_retrieve: bool = False) -> Trace:
         """What the triage and the retriever observed for one checked question."""
-        vector = self.embedder.embed([normalize(text)])[0]
-        signals = self.triage.signals(text, prior, vector)
-        verdict = decide(signals, self.settings)
+        with stage("embedding"):
+            vector = self.embedder.embed([normalize(text)])[0]
+        with stage("triage"):
+            signals = self.triage.signals(text, prior, vector)
+            verdict = decide(signals, self.settings)
         if not always_retrieve and verdict.kind is not Kind.ANSWER:
             return Trace(text, vector, signals, verdict, None)
         query = text
         if prior and is_follow_up(text):
             # "what about its side effects?" is searched together with the question it follows.
             query = f"{prior[-1]} {text}"
-            vector = self.embedder.embed([normalize(query)])[0]
+            with stage("embedding"):
+                vector = self.embedder.embed([normalize(query)])[0]
         return Trace(
             text, vector, signals, verdict, self.retriever.search(normalize(query), vector)
         )
@@ -111,9 +115,14 @@ class Bot:
             return self.replies.for_verdict(text, trace.verdict)
         reply = None
         if trace.retrieval.answerable:
-            reply = self.composer.compose(
-                text, trace.vector, trace.retrieval.passages, self.replies.disclaimer
-            )
+            with stage("composition"):
+                reply = self.composer.compose(
+                    text,
+                    trace.vector,
+                    trace.retrieval.passages,
+                    self.replies.disclaimer,
+                    self.retriever.snapshot.sentence_vectors,
+                )
         return reply or self.replies.not_found(text)
 
 

@@ -5,6 +5,9 @@ server at ``KETABOT_CHROMA_URL``):
 
 * ``<prefix>-g<time>-<random>``: one *generation* of chunks with their
   vectors, complete and immutable once built;
+* ``<prefix>-g<time>-<random>-sentences``: the same generation's sentence
+  vectors, keyed ``<chunk id>#<n>``, so composing an answer fetches vectors
+  instead of running the model on every candidate sentence;
 * ``<prefix>``: an empty *pointer* collection whose metadata names the
   active generation, the previous one, and the embedding model and
   dimension they were built with.
@@ -46,6 +49,7 @@ from ketabot.errors import (
     IndexMissingError,
     IndexUnavailableError,
 )
+from ketabot.text import sentence_spans
 from ketabot.types import Chunk, IngestReport
 
 Progress = Callable[[int], None]
@@ -88,14 +92,29 @@ class Pointer:
     embed_dim: int
 
 
+SENTENCES = "-sentences"
+
+
+def sentence_keys(chunk: Chunk) -> list[str]:
+    """Ids of a chunk's sentences, in the order :func:`ketabot.text.sentence_spans` gives."""
+    return [f"{chunk.id}#{n}" for n in range(len(sentence_spans(chunk.text)))]
+
+
 class Snapshot:
     """One generation opened for reading: its chunks in memory and dense search over it."""
 
-    def __init__(self, generation: str, collection: Collection, chunks: list[Chunk]) -> None:
+    def __init__(
+        self,
+        generation: str,
+        collection: Collection,
+        chunks: list[Chunk],
+        sentences: Collection | None = None,
+    ) -> None:
         self.generation = generation
         self.chunks = chunks
         self.by_id = {chunk.id: chunk for chunk in chunks}
         self._collection = collection
+        self._sentences = sentences
 
     def dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """The ``k`` nearest chunks and their cosine similarity (higher is more similar)."""
@@ -111,13 +130,19 @@ class Snapshot:
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of some chunks (for lexical hits that dense search missed)."""
-        if not ids:
-            return {}
-        got = self._collection.get(ids=list(ids), include=["embeddings"])
-        embeddings = got["embeddings"] if got["embeddings"] is not None else []
-        return {
-            i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)
-        }
+        return _vectors(self._collection, ids)
+
+    def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by :func:`sentence_keys`; empty for an older index."""
+        return _vectors(self._sentences, keys) if self._sentences is not None else {}
+
+
+def _vectors(collection: Collection, ids: Sequence[str]) -> dict[str, np.ndarray]:
+    if not ids:
+        return {}
+    got = collection.get(ids=list(ids), include=["embeddings"])
+    embeddings = got["embeddings"] if got["embeddings"] is not None else []
+    return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=True)}
 
 
 class Index:
@@ -149,7 +174,8 @@ class Index:
             raise IndexMissingError("there is no ketabot index yet")
         _check_model(pointer, embedder)
         collection = self.client.get_collection(pointer.active, embedding_function=None)
-        return Snapshot(pointer.active, collection, list(_read_chunks(collection)))
+        sentences = self._generation(pointer.active + SENTENCES)
+        return Snapshot(pointer.active, collection, list(_read_chunks(collection)), sentences)
 
     def sync(
         self,
@@ -169,12 +195,13 @@ class Index:
         desired = {chunk.id: chunk for chunk in chunks}
         reuse = set() if rebuild or old is None else existing & desired.keys()
         added = [chunk for chunk in chunks if chunk.id not in reuse]
+        kept = [desired[chunk_id] for chunk_id in sorted(reuse)]
         removed = len(existing - desired.keys())
         generation = pointer.active if pointer else None
         if old is not None and not rebuild and not added and not removed:
             self._remove_orphans(pointer)
         else:
-            generation = self._build(old, reuse, added, embedder, progress)
+            generation = self._build(old, kept, added, embedder, progress)
             self._flip(generation, pointer, embedder)
         return IngestReport(
             documents=len({chunk.doc_id for chunk in chunks}),
@@ -189,13 +216,26 @@ class Index:
     def _build(
         self,
         old: Collection | None,
-        reuse: set[str],
+        kept: list[Chunk],
         added: list[Chunk],
         embedder: Embedder,
         progress: Progress | None,
     ) -> str:
         name = f"{self.prefix}-g{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
-        new = self.client.create_collection(
+        new, sentences = (self._create(n, embedder) for n in (name, name + SENTENCES))
+        try:
+            if old is not None and kept:
+                self._copy_kept(old, new, sentences, kept, embedder)
+            self._embed_added(new, sentences, added, embedder, progress)
+            _check_counts(new, sentences, [*kept, *added])
+        except BaseException:
+            # Best effort: a process killed outright leaves an orphan for the next ingest.
+            self._drop(name)
+            raise
+        return name
+
+    def _create(self, name: str, embedder: Embedder) -> Collection:
+        return self.client.create_collection(
             name,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
@@ -205,31 +245,31 @@ class Index:
                 "created": time.time(),
             },
         )
-        try:
-            self._fill(new, old, reuse, added, embedder, progress)
-        except BaseException:
-            # Best effort: a process killed outright leaves an orphan for the next ingest.
-            self.client.delete_collection(name)
-            raise
-        expected = len(reuse) + len(added)
-        if new.count() != expected:
-            self.client.delete_collection(name)
-            raise IndexUnavailableError(
-                f"the new index holds {new.count()} chunks, expected {expected}; nothing changed"
-            )
-        return name
 
-    def _fill(
+    def _copy_kept(
+        self,
+        old: Collection,
+        new: Collection,
+        sentences: Collection,
+        kept: list[Chunk],
+        embedder: Embedder,
+    ) -> None:
+        _copy(old, new, [chunk.id for chunk in kept])
+        old_sentences = self._generation(old.name + SENTENCES)
+        if old_sentences is not None:
+            _copy(old_sentences, sentences, [k for chunk in kept for k in sentence_keys(chunk)])
+        else:  # an index from before sentence vectors were stored: embed them once now
+            for batch in _batches(kept, EMBED_BATCH):
+                _add_sentences(sentences, batch, embedder)
+
+    def _embed_added(
         self,
         new: Collection,
-        old: Collection | None,
-        reuse: set[str],
+        sentences: Collection,
         added: list[Chunk],
         embedder: Embedder,
         progress: Progress | None,
     ) -> None:
-        if old is not None and reuse:
-            _copy(old, new, sorted(reuse))
         for batch in _batches(added, EMBED_BATCH):
             vectors = embedder.embed([chunk.search_text for chunk in batch])
             new.add(
@@ -238,8 +278,14 @@ class Index:
                 documents=[chunk.text for chunk in batch],
                 metadatas=[_to_metadata(chunk) for chunk in batch],
             )
+            _add_sentences(sentences, batch, embedder)
             if progress:
                 progress(len(batch))
+
+    def _drop(self, name: str) -> None:
+        for part in (name, name + SENTENCES):
+            if self._generation(part) is not None:
+                self.client.delete_collection(part)
 
     def _flip(self, generation: str, pointer: Pointer | None, embedder: Embedder) -> None:
         meta: dict[str, Any] = {
@@ -259,7 +305,7 @@ class Index:
         keep = {pointer.active, pointer.previous} if pointer else set()
         now = time.time()
         for collection in self.client.list_collections():
-            name = collection.name
+            name = collection.name.removesuffix(SENTENCES)
             if not name.startswith(f"{self.prefix}-g") or name in keep:
                 continue
             created = float((collection.metadata or {}).get("created", 0))
@@ -267,13 +313,30 @@ class Index:
             # A generation newer than the active one may be another ingest still building;
             # leave it alone until it is clearly abandoned.
             if retired or now - created > ORPHAN_AGE_SECONDS:
-                self.client.delete_collection(name)
+                self.client.delete_collection(collection.name)
 
     def _generation(self, name: str) -> Collection | None:
         try:
             return self.client.get_collection(name, embedding_function=None)
         except (NotFoundError, ValueError):
             return None
+
+
+def _add_sentences(sentences: Collection, chunks: Sequence[Chunk], embedder: Embedder) -> None:
+    keys = [key for chunk in chunks for key in sentence_keys(chunk)]
+    texts = [chunk.text[s:e] for chunk in chunks for s, e in sentence_spans(chunk.text)]
+    if keys:
+        sentences.add(ids=keys, embeddings=embedder.embed(texts).tolist())
+
+
+def _check_counts(new: Collection, sentences: Collection, chunks: list[Chunk]) -> None:
+    expected = len(chunks)
+    expected_sentences = sum(len(sentence_keys(chunk)) for chunk in chunks)
+    if new.count() != expected or sentences.count() != expected_sentences:
+        raise IndexUnavailableError(
+            f"the new index holds {new.count()} chunks and {sentences.count()} sentences, "
+            f"expected {expected} and {expected_sentences}; nothing changed"
+        )
 
 
 def _check_model(pointer: Pointer, embedder: Embedder) -> None:
@@ -333,11 +396,15 @@ def _all_ids(collection: Collection) -> list[str]:
 def _copy(old: Collection, new: Collection, ids: list[str]) -> None:
     for batch in _batches(ids, COPY_BATCH):
         got = old.get(ids=list(batch), include=["embeddings", "documents", "metadatas"])
+        if not got["ids"]:
+            continue
+        documents, metadatas = got["documents"], got["metadatas"]
+        # Sentence records have vectors only; Chroma rejects a list of None documents.
         new.add(
             ids=got["ids"],
             embeddings=got["embeddings"],
-            documents=got["documents"],
-            metadatas=got["metadatas"],
+            documents=documents if documents and documents[0] is not None else None,
+            metadatas=metadatas if metadatas and metadatas[0] is not None else None,
         )
 
 

@@ -18,6 +18,8 @@ DEFAULTS = {
     "ANONYMIZED_TELEMETRY": "False",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "GRADIO_RUN_HISTORY": "False",
+    "LANGSMITH_TRACING": "false",
+    "LANGCHAIN_TRACING_V2": "false",
 }
 
 for _name, _value in DEFAULTS.items():

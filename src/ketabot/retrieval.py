@@ -21,6 +21,7 @@ import Stemmer
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.index import Snapshot
+from ketabot.timing import stage
 from ketabot.types import Chunk, Passage
 
 _STEMMER = Stemmer.Stemmer("english")
@@ -223,15 +224,19 @@ class Retriever:
         if vector is None:
             vector = self.embedder.embed([question])[0]
         k = max(self.settings.candidates, limit or 0)
-        dense = self.snapshot.dense(vector, k)
-        lexical = [(self.snapshot.chunks[i], s) for i, s in self.lexical.search(question, k)]
-        similarity = {chunk.id: sim for chunk, sim in dense}
-        others = [chunk.id for chunk, _ in lexical if chunk.id not in similarity]
-        for chunk_id, stored in self.snapshot.vectors(others).items():
-            similarity[chunk_id] = float(stored @ vector)
-        passages = fuse(dense, lexical, similarity, self.settings)
+        with stage("dense search"):
+            dense = self.snapshot.dense(vector, k)
+        with stage("lexical search"):
+            hits = self.lexical.search(question, k)
+            lexical = [(self.snapshot.chunks[i], s) for i, s in hits]
+            missing, focus = self.lexical.missing_terms(question)
+        with stage("fusion"):
+            similarity = {chunk.id: sim for chunk, sim in dense}
+            others = [chunk.id for chunk, _ in lexical if chunk.id not in similarity]
+            for chunk_id, stored in self.snapshot.vectors(others).items():
+                similarity[chunk_id] = float(stored @ vector)
+            passages = fuse(dense, lexical, similarity, self.settings)
         best = max(similarity.values(), default=0.0)
-        missing, focus = self.lexical.missing_terms(question)
         uncovered = len(missing) / focus if focus else 0.0
         return Retrieval(
             passages=tuple(passages[: limit or self.settings.passages]),

@@ -61,7 +61,9 @@ def trace_cases(bot: Bot, cases: Iterable[Case]) -> list[Traced]:
     for case in cases:
         trace = bot.trace(case.question, list(case.history), always_retrieve=True)
         assert trace.retrieval is not None
-        candidates = bot.composer.candidates(trace.vector, trace.retrieval.passages)
+        candidates = bot.composer.candidates(
+            trace.vector, trace.retrieval.passages, bot.retriever.snapshot.sentence_vectors
+        )
         traced.append(Traced(case, trace, max((c.score for c in candidates), default=0.0)))
     return traced
 
