@@ -16,7 +16,7 @@ run: ingest
 
 test: install
 	$(BIN)/python -m pytest
-	$(BIN)/ketabot eval --check
+	$(BIN)/ketabot eval --check --out .ketabot/reports
 
 install: $(STAMP)
 
@@ -31,7 +31,7 @@ ingest: install
 	$(BIN)/ketabot ingest
 
 eval: install
-	$(BIN)/ketabot eval
+	$(BIN)/ketabot eval --baseline
 
 bench: install
 	$(BIN)/ketabot bench

@@ -144,9 +144,9 @@ def eval_outcomes(bot):
 @pytest.fixture(scope="session")
 def sources() -> dict[str, str]:
     """Each document id's source file text, for the verbatim checks."""
-    from ketabot.corpus import load_corpus
+    from ketabot.evaluation import source_texts
 
-    return {doc.id: doc.path.read_text(encoding="utf-8") for doc in load_corpus(CORPUS)}
+    return source_texts(CORPUS)
 
 
 @pytest.fixture(scope="session")

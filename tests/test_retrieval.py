@@ -81,3 +81,19 @@ def test_off_topic_and_uncovered_questions_are_not_answerable(bot):
         q = normalize(question)
         found = bot.retriever.search(q, bot.embedder.embed([q])[0])
         assert not found.answerable, question
+
+
+@pytest.mark.slow
+def test_the_compiled_bm25_backend_ranks_exactly_like_the_default():
+    from conftest import CORPUS
+    from ketabot.chunking import chunk_corpus
+    from ketabot.corpus import load_corpus
+
+    chunks = chunk_corpus(load_corpus(CORPUS))
+    default, compiled = LexicalIndex(chunks), LexicalIndex(chunks, numba_from=1)
+    assert (default.backend, compiled.backend) == ("numpy", "numba")
+    for question in ["Does ketamine help CRPS?", "NMDA receptor glutamate", "lozenge or tablet"]:
+        a, b = default.search(question, 10), compiled.search(question, 10)
+        # equal scores may come in either order; the scores and who has them must match
+        assert [round(s, 4) for _, s in a] == [round(s, 4) for _, s in b]
+        assert {(i, round(s, 4)) for i, s in a[:-1]} <= {(i, round(s, 4)) for i, s in b}

@@ -135,20 +135,21 @@ class Composer:
         chosen: list[Quote] = []
         vectors: list[np.ndarray] = []
         budget = self.settings.max_quote_chars
+        by_position = {(c.chunk.id, c.index): c for c in candidates}
         for cand in ranked:
             floor = best - (window if len(chosen) != 1 else 2 * window)
             if len(chosen) >= self.settings.max_quotes or cand.score < max(
                 floor, self.settings.sentence_floor
             ):
                 break
-            quote = _with_context(cand)
-            if cand.chunk.id in {q.chunk.id for q in chosen} or len(quote.text) > budget:
+            quote, vector = _with_context(cand, by_position)
+            if quote is None or cand.chunk.id in {q.chunk.id for q in chosen}:
                 continue
-            # Compared sentence to sentence: a quote's own sentence carries its meaning.
-            if any(float(cand.vector @ other) >= DUPLICATE_SIMILARITY for other in vectors):
+            too_similar = any(float(vector @ other) >= DUPLICATE_SIMILARITY for other in vectors)
+            if too_similar or len(quote.text) > budget:
                 continue
             chosen.append(quote)
-            vectors.append(cand.vector)
+            vectors.append(vector)
             budget -= len(quote.text)
         return chosen
 
@@ -204,15 +205,25 @@ def _quotable(sentence: str) -> bool:
     )
 
 
-def _with_context(cand: Candidate) -> Quote:
-    """The sentence, plus the one before it when it opens with a pronoun that needs it."""
-    start = cand.start
-    if _NEEDS_ANTECEDENT.match(cand.text) and cand.index > 0:
-        spans = sentence_spans(cand.chunk.text)
-        prev_start, prev_end = spans[cand.index - 1]
-        same_line = "\n" not in cand.chunk.text[prev_end : cand.start]
-        previous = cand.chunk.text[prev_start:prev_end]
-        fits = cand.end - prev_start <= MAX_QUOTE_CHARS
-        if same_line and fits and not states_dose(previous):
-            start = prev_start
-    return Quote(cand.chunk, start, cand.end, cand.score)
+def _with_context(
+    cand: Candidate, by_position: dict[tuple[str, int], Candidate]
+) -> tuple[Quote | None, np.ndarray]:
+    """The sentence, with the one before it when it opens with a pronoun that needs it.
+
+    The sentence before must itself be quotable and on the same line; when it is not, a
+    patient could not tell what "This" or "They" means, so the sentence is not quoted.
+    Returns the quote and its vector (the normalised sum of its sentences' vectors).
+    """
+    if not _NEEDS_ANTECEDENT.match(cand.text):
+        return Quote(cand.chunk, cand.start, cand.end, cand.score), cand.vector
+    previous = by_position.get((cand.chunk.id, cand.index - 1))
+    usable = (
+        previous is not None
+        and "\n" not in cand.chunk.text[previous.end : cand.start]
+        and cand.end - previous.start <= MAX_QUOTE_CHARS
+    )
+    if not usable or previous is None:
+        return None, cand.vector
+    vector = previous.vector + cand.vector
+    quote = Quote(cand.chunk, previous.start, cand.end, cand.score)
+    return quote, vector / float(np.linalg.norm(vector))

@@ -73,12 +73,24 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("--file", type=Path, help="feedback file (KETABOT_FEEDBACK_FILE)")
     feedback.set_defaults(func=cmd_feedback)
 
+    bench = commands.add_parser("bench", help="speed and scale figures (eval/reports/bench.json)")
+    bench.add_argument(
+        "--sizes", default="10000,100000", help="synthetic corpus sizes, comma-separated"
+    )
+    bench.add_argument("--out", type=Path, default=Path("eval/reports/bench.json"))
+    bench.set_defaults(func=cmd_bench)
+
     evaluate = commands.add_parser("eval", help="evaluate on the labelled sets in eval/")
     evaluate.add_argument("--eval-dir", type=Path, default=Path("eval"))
     evaluate.add_argument("--tune", action="store_true", help="choose thresholds on the tune split")
     evaluate.add_argument(
         "--check", action="store_true", help="exit 1 when a floor in eval/floors.toml is missed"
     )
+    evaluate.add_argument(
+        "--baseline", action="store_true", help="also run the plain LangChain pipeline"
+    )
+    evaluate.add_argument("--compare", type=Path, metavar="OLD.json", help="diff with a report")
+    evaluate.add_argument("--out", type=Path, help="report folder (default: <eval-dir>/reports)")
     evaluate.set_defaults(func=cmd_eval)
     return parser
 
@@ -218,7 +230,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     """``ketabot feedback``: counts by reply kind and rating, and the least helpful sources."""
-    from ketabot.feedback import HELPFUL, NOT_HELPFUL, summarize
+    from ketabot.feedback import summarize
 
     path = args.file or settings.feedback_file
     if not path.exists():
@@ -226,18 +238,24 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
         print(f"No feedback yet at {path}. Feedback storage is {state}.")
         return 0
     with path.open(encoding="utf-8") as handle:
-        summary = summarize(handle)
-    print(f"{summary.ratings} ratings and {summary.comments} comments in {path}")
-    print(f"  {'reply kind':14} {'helpful':>8} {'not helpful':>12}")
-    for kind, counts in sorted(summary.by_kind.items()):
-        print(f"  {kind:14} {counts[HELPFUL]:>8} {counts[NOT_HELPFUL]:>12}")
-    if summary.least_helpful:
-        print("Least helpful sources (share rated not helpful, chunk id):")
-        for score in summary.least_helpful:
-            total = score.helpful + score.not_helpful
-            print(f"  {score.not_helpful}/{total} not helpful  {score.chunk_id}")
-    if summary.unreadable_lines:
-        print(f"({summary.unreadable_lines} unreadable lines skipped)")
+        print(f"{path}: " + summarize(handle).render())
+    return 0
+
+
+# ---------------------------------------------------------------- bench
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot bench``: print the speed and scale tables and write bench.json."""
+    from ketabot import bench, evaluation
+
+    bot = open_bot(settings)
+    questions = [c.question for c in evaluation.load_cases(Path("eval"))]
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    result = bench.run(settings, bot, questions, sizes, say=lambda m: print(m, file=sys.stderr))
+    bench.write(result, args.out)
+    print(bench.table(result))
+    print(f"\nWritten to {args.out}")
     return 0
 
 
@@ -247,28 +265,56 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``ketabot eval``: metrics per split, or ``--tune`` to choose thresholds."""
     from ketabot import evaluation
+    from ketabot.report import Run, text_summary
 
     cases = evaluation.load_cases(args.eval_dir)
     bot = open_bot(settings)
     if args.tune:
         return _tune(bot, cases, settings)
     started = time.perf_counter()
-    outcomes = evaluation.run(bot, cases)
-    sources = _sources(settings)
-    metrics = {s: evaluation.measure(outcomes, s, sources) for s in ("tune", "holdout", "all")}
-    for m in metrics.values():
-        _print_metrics(m)
-    for outcome in evaluation.failures(outcomes):
+    sources = evaluation.source_texts(settings.corpus)
+    runs = [Run.measure("ketabot", evaluation.run(bot, cases), sources)]
+    if args.baseline:
+        from ketabot.baseline import Baseline
+        from ketabot.corpus import load_corpus
+
+        baseline = Baseline(load_corpus(settings.corpus), bot.embedder)
+        runs.append(Run.measure("baseline", baseline.run(cases), sources))
+    for m in runs[0].metrics.values():
+        print("\n" + text_summary(m))
+    for outcome in evaluation.failures(runs[0].outcomes):
         case, reply = outcome.case, outcome.reply
         print(
             f"FAIL [{case.split}] {case.id} {case.category}: expected "
             f"{case.expected_kind.value}, got {reply.kind.value}/{reply.reason} "
             f"{list(reply.evidence)} :: {case.question}"
         )
-    print(f"\n{len(outcomes)} cases in {time.perf_counter() - started:.1f} s")
+    report = _write_report(runs, args)
+    print(f"\n{len(cases)} cases in {time.perf_counter() - started:.1f} s; report: {report}")
     if args.check:
-        return _check(metrics, args.eval_dir / "floors.toml")
+        return _check(runs[0].metrics, args.eval_dir / "floors.toml")
     return 0
+
+
+def _write_report(runs: list[Any], args: argparse.Namespace) -> Path:
+    from ketabot import report
+
+    folder = args.out or args.eval_dir / "reports"
+    comparison = ""
+    if args.compare:
+        old = json.loads(args.compare.read_text(encoding="utf-8"))
+        current = {
+            "pipelines": {
+                r.name: {
+                    "metrics": {s: report.metrics_json(m) for s, m in r.metrics.items()},
+                    "cases": [report.case_json(o) for o in r.outcomes],
+                }
+                for r in runs
+            }
+        }
+        comparison = report.compare(old, current)
+        print(comparison)
+    return report.write(folder, runs, comparison)
 
 
 def _check(metrics: dict[str, Any], floors_path: Path) -> int:
@@ -283,49 +329,6 @@ def _check(metrics: dict[str, Any], floors_path: Path) -> int:
     count = sum(len(v) for v in floors.values())
     print(f"{count - len(missed)}/{count} floors in {floors_path} hold.")
     return 1 if missed else 0
-
-
-def _sources(settings: Settings) -> dict[str, str]:
-    from ketabot.corpus import load_corpus
-
-    return {doc.id: doc.path.read_text(encoding="utf-8") for doc in load_corpus(settings.corpus)}
-
-
-def _print_metrics(m: Any) -> None:
-    print(f"\n== {m.split} split: {m.cases} cases ==")
-    rows: list[tuple[str, Callable[[], str]]] = [
-        ("dosing-advice refusal recall", lambda: str(m.dosing_recall)),
-        ("emergency recall", lambda: str(m.emergency_recall)),
-        ("illicit refusal", lambda: str(m.illicit_refusal)),
-        ("over-refusal of education twins", lambda: str(m.over_refusal)),
-        ("answerable questions answered", lambda: str(m.answered)),
-        ("contrast pairs with both halves right", lambda: str(m.pairs_both_right)),
-        ("retrieval recall@1 / recall@3", lambda: f"{m.recall_at_1:.3f} / {m.recall_at_3:.3f}"),
-        ("retrieval MRR@10 / nDCG@10", lambda: f"{m.mrr_at_10:.3f} / {m.ndcg_at_10:.3f}"),
-        ("citations verbatim", lambda: str(m.citations_valid)),
-        ("disclaimer present", lambda: str(m.disclaimer_present)),
-        ("replies leaking a dose amount", lambda: str(m.dose_leaks)),
-        (
-            "quotes per answer / quoted chars",
-            lambda: f"{m.mean_quotes:.1f} / {m.mean_quote_chars:.0f}",
-        ),
-        (
-            "latency p50 / p95 / max (ms)",
-            lambda: "{p50:.0f} / {p95:.0f} / {max:.0f}".format(**m.latency_ms),
-        ),
-    ]
-    for label, value in rows:
-        print(f"  {label:40} {value()}")
-    print("  per category:")
-    for category, rate in m.per_category.items():
-        print(f"    {category:16} {rate}")
-    kinds = sorted({k for row in m.confusion.values() for k in row} | set(m.confusion))
-    print("  confusion (rows expected, columns actual):")
-    print("    " + " " * 13 + "".join(f"{k[:12]:>13}" for k in kinds))
-    for row in kinds:
-        if row in m.confusion:
-            counts = m.confusion[row]
-            print(f"    {row[:12]:13}" + "".join(f"{counts.get(k, 0):>13}" for k in kinds))
 
 
 def _tune(bot: Bot, cases: list[Any], settings: Settings) -> int:

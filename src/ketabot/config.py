@@ -145,6 +145,9 @@ class Settings(BaseSettings):
 
     # Retrieval and composition. Values chosen on the tuning split (ketabot eval --tune).
     candidates: int = Field(20, ge=1, description="Dense and lexical candidates before fusion.")
+    lexical_numba_from: int = Field(
+        20_000, ge=1, description="From this many chunks, BM25 runs compiled (numba)."
+    )
     fusion: Literal["convex", "rrf"] = Field(
         "convex", description="How dense and lexical rankings are combined."
     )

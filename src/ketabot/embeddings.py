@@ -74,6 +74,11 @@ class SentenceTransformerEmbedder:
             rows = [self._cache[t] if t in self._cache else self.encode([t])[0] for t in texts]
         return np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
 
+    def clear_cache(self) -> None:
+        """Forget recent texts (benchmarks measure uncached queries)."""
+        with self._lock:
+            self._cache.clear()
+
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Encode without the cache (ingest uses this for throughput)."""
         vectors = self._model.encode(

@@ -8,19 +8,20 @@ split (never used for choosing anything; reported separately).
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 from ketabot.safety import states_dose
 from ketabot.text import sentences
-from ketabot.types import Kind, Reply
+from ketabot.types import Citation, Disclaimer, Kind
 
 if TYPE_CHECKING:
     from ketabot.bot import Bot
@@ -62,12 +63,31 @@ class Case:
         return self.reason or EXPECTED[self.category][1]
 
 
+class AnyReply(Protocol):
+    """What the metrics read from a reply: ketabot's :class:`Reply` or the baseline's."""
+
+    @property
+    def kind(self) -> Kind: ...  # noqa: D102
+    @property
+    def reason(self) -> str | None: ...  # noqa: D102
+    @property
+    def citations(self) -> tuple[Citation, ...]: ...  # noqa: D102
+    @property
+    def body(self) -> str: ...  # noqa: D102
+    @property
+    def text(self) -> str: ...  # noqa: D102
+    @property
+    def disclaimer(self) -> Disclaimer | None: ...  # noqa: D102
+    @property
+    def evidence(self) -> tuple[str, ...]: ...  # noqa: D102
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What the bot did with one case."""
+    """What a pipeline did with one case."""
 
     case: Case
-    reply: Reply
+    reply: AnyReply
     seconds: float
     ranking: tuple[str, ...] = ()
     relevant: tuple[str, ...] = ()
@@ -111,6 +131,13 @@ def load_cases(folder: Path) -> list[Case]:
 def _read(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         return list(yaml.safe_load(handle))
+
+
+def source_texts(corpus: Path) -> dict[str, str]:
+    """Each document id's source file text, for checking that quotes are verbatim."""
+    from ketabot.corpus import load_corpus
+
+    return {doc.id: doc.path.read_text(encoding="utf-8") for doc in load_corpus(corpus)}
 
 
 def run(bot: Bot, cases: Iterable[Case]) -> list[Outcome]:
@@ -167,6 +194,7 @@ class Metrics:
     mrr_at_10: float
     ndcg_at_10: float
     citations_valid: Rate
+    cited_sentences: Rate
     disclaimer_present: Rate
     dose_leaks: Rate
     mean_quotes: float
@@ -205,6 +233,7 @@ def measure(outcomes: Sequence[Outcome], split: str, sources: dict[str, str]) ->
         pairs_both_right=_pairs(chosen),
         **_retrieval(chosen),
         citations_valid=Rate(sum(citation_valid(c, sources) for c in quotes), len(quotes)),
+        cited_sentences=cited_sentences(answers),
         disclaimer_present=Rate(sum(_has_disclaimer(o.reply) for o in chosen), len(chosen)),
         dose_leaks=Rate(sum(leaks_dose(o.reply) for o in chosen), len(chosen)),
         mean_quotes=statistics.fmean(len(r.citations) for r in answers) if answers else 0.0,
@@ -261,22 +290,33 @@ def _retrieval(outcomes: Sequence[Outcome]) -> dict[str, float]:
     }
 
 
+def cited_sentences(answers: Sequence[AnyReply]) -> Rate:
+    """Sentences of answer bodies that sit in a paragraph ending with a citation marker."""
+    cited = total = 0
+    for reply in answers:
+        for paragraph in reply.body.split("\n\n"):
+            count = len(sentences(paragraph))
+            total += count
+            cited += count if re.search(r"\[\d+\]\s*$", paragraph) else 0
+    return Rate(cited, total)
+
+
 def first_relevant_rank(ranking: Sequence[str], relevant: Iterable[str]) -> int | None:
     """The 1-based rank of the first relevant chunk id in ``ranking``, if any."""
     wanted = set(relevant)
     return next((i for i, cid in enumerate(ranking, start=1) if cid in wanted), None)
 
 
-def citation_valid(citation: Any, sources: dict[str, str]) -> bool:
+def citation_valid(citation: Citation, sources: dict[str, str]) -> bool:
     """The quote is verbatim in its cited chunk and in the source file of its document."""
     return citation.quote in citation.passage and citation.quote in sources.get(citation.doc_id, "")
 
 
-def _has_disclaimer(reply: Reply) -> bool:
-    return reply.disclaimer.text in reply.text and reply.text.endswith(reply.disclaimer.text)
+def _has_disclaimer(reply: AnyReply) -> bool:
+    return reply.disclaimer is not None and reply.text.endswith(reply.disclaimer.text)
 
 
-def leaks_dose(reply: Reply) -> bool:
+def leaks_dose(reply: AnyReply) -> bool:
     """A dose amount in a non-answer, or in an answer sentence that is not a cited quote."""
     if reply.kind is not Kind.ANSWER:
         return states_dose(reply.text)

@@ -112,6 +112,22 @@ class Summary:
     least_helpful: list[SourceScore] = field(default_factory=list)
     unreadable_lines: int = 0
 
+    def render(self) -> str:
+        """The summary for a maintainer's terminal."""
+        lines = [
+            f"{self.ratings} ratings and {self.comments} comments",
+            f"  {'reply kind':14} {'helpful':>8} {'not helpful':>12}",
+        ]
+        for kind, counts in sorted(self.by_kind.items()):
+            lines.append(f"  {kind:14} {counts[HELPFUL]:>8} {counts[NOT_HELPFUL]:>12}")
+        if self.least_helpful:
+            lines.append("Least helpful sources (rated not helpful / all ratings, chunk id):")
+            for s in self.least_helpful:
+                lines.append(f"  {s.not_helpful}/{s.helpful + s.not_helpful}  {s.chunk_id}")
+        if self.unreadable_lines:
+            lines.append(f"({self.unreadable_lines} unreadable lines skipped)")
+        return "\n".join(lines)
+
 
 def summarize(lines: Iterable[str], top: int = 5) -> Summary:
     """Ratings by reply kind and rating, and the sources most often rated not helpful."""

@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
+from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
@@ -93,6 +94,13 @@ class Pointer:
 
 
 SENTENCES = "-sentences"
+# Sentence vectors are only ever fetched by id, never searched, so their graph is built
+# as cheaply as Chroma allows.
+SENTENCE_HNSW: CreateHNSWConfiguration = {
+    "space": "cosine",
+    "ef_construction": 16,
+    "max_neighbors": 4,
+}
 
 
 def sentence_keys(chunk: Chunk) -> list[str]:
@@ -222,7 +230,8 @@ class Index:
         progress: Progress | None,
     ) -> str:
         name = f"{self.prefix}-g{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
-        new, sentences = (self._create(n, embedder) for n in (name, name + SENTENCES))
+        new = self._create(name, embedder, {"space": "cosine"})
+        sentences = self._create(name + SENTENCES, embedder, SENTENCE_HNSW)
         try:
             if old is not None and kept:
                 self._copy_kept(old, new, sentences, kept, embedder)
@@ -234,11 +243,11 @@ class Index:
             raise
         return name
 
-    def _create(self, name: str, embedder: Embedder) -> Collection:
+    def _create(self, name: str, embedder: Embedder, hnsw: CreateHNSWConfiguration) -> Collection:
         return self.client.create_collection(
             name,
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={"hnsw": hnsw},
             metadata={
                 "embed_model": embedder.name,
                 "embed_dim": embedder.dimension,
