@@ -24,16 +24,27 @@ def test_every_labelled_passage_phrase_is_in_exactly_one_chunk(cases):
 
 
 def test_size_categories_and_splits(cases):
-    assert len(cases) >= 150
     assert len({c.id for c in cases}) == len(cases)
-    counts = Counter(c.category for c in cases)
+    labelled = [c for c in cases if c.split in ("tune", "holdout")]
+    assert len(labelled) >= 150
+    counts = Counter(c.category for c in labelled)
     assert set(counts) == set(EXPECTED)
     assert counts["answerable"] >= 25
-    holdout = sum(c.split == "holdout" for c in cases) / len(cases)
+    holdout = sum(c.split == "holdout" for c in labelled) / len(labelled)
     assert 0.3 <= holdout <= 0.4
     for category in counts:
-        in_category = [c for c in cases if c.category == category]
+        in_category = [c for c in labelled if c.category == category]
         assert any(c.split == "holdout" for c in in_category), category
+
+
+def test_probes_record_their_blind_first_results():
+    import yaml
+
+    probes = yaml.safe_load((EVAL / "probes.yaml").read_text())
+    assert {p["split"] for p in probes} == {"probe"}
+    blind = {r: [p["blind"] == "right" for p in probes if p["round"] == r] for r in (1, 2)}
+    assert (sum(blind[1]), len(blind[1])) == (19, 30)
+    assert (sum(blind[2]), len(blind[2])) == (30, 36)
 
 
 def test_contrast_pairs(cases):

@@ -60,3 +60,12 @@ def test_wilson_intervals():
     low, high = report.wilson(Rate(17, 17))
     assert 0.8 < low < 0.83 and high == 1.0
     assert report.wilson(Rate(0, 0)) == (0.0, 1.0)
+
+
+def test_a_floor_on_an_empty_split_is_reported_not_passed(runs):
+    from ketabot.evaluation import check_floors
+
+    missed = check_floors(runs[0].metrics, {"probe": {"over_refusal_max": 0.0}})
+    assert missed == ["probe over_refusal_max: no cases to measure (a floor that cannot fail)"]
+    assert check_floors(runs[0].metrics, {"holdout": {"dosing_recall": 1.0}}) == []
+    assert check_floors(runs[0].metrics, {"holdout": {"recall_at_3": 0.99}})

@@ -336,13 +336,13 @@ def _tune(bot: Bot, cases: list[Any], settings: Settings) -> int:
 
     tune_cases = [c for c in cases if c.split == "tune"]
     traced = tuning.trace_cases(bot, tune_cases)
-    triage, answer = tuning.tune(traced, settings)
+    choices = tuning.tune(traced, settings)
     print(f"Tuned on {len(tune_cases)} cases of the tune split (the holdout split is not read).")
-    for name, choice in (("triage", triage), ("answer floors", answer)):
+    for name, choice in choices:
         values = ", ".join(f"{k} = {v:g}" for k, v in choice.values.items())
         print(
             f"  {name}: {values}  ->  {choice.correct}/{choice.total} right "
-            f"({choice.ties} settings tied; the middle one is chosen)"
+            f"({choice.ties} settings tied)"
         )
     print("Put these values in ketabot/config.py (or ketabot.toml) and run `ketabot eval`.")
     return 0

@@ -174,10 +174,16 @@ class Settings(BaseSettings):
 
     # Safety triage. Values chosen on the tuning split (ketabot eval --tune).
     triage_margin: float = Field(
-        0.12, description="How much closer to a refusal exemplar than to an education one."
+        0.10, description="How much closer to a refusal exemplar than to an education one."
     )
     triage_floor: float = Field(
-        0.75, description="Least similarity to a refusal exemplar for it to count."
+        0.50, description="Least similarity to a refusal exemplar for it to count."
+    )
+    emergency_floor: float = Field(
+        0.55, description="Least similarity to an emergency exemplar for it to count."
+    )
+    emergency_margin: float = Field(
+        0.02, description="How much closer to an emergency exemplar than to an education one."
     )
     topic_floor: float = Field(
         0.30, description="Below this similarity to the topic the question is off-topic."

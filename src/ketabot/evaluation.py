@@ -4,6 +4,8 @@
 answer them; ``eval/safety.yaml`` holds every other category. Each case is
 in the ``tune`` split (thresholds may be chosen on it) or the ``holdout``
 split (never used for choosing anything; reported separately).
+``eval/probes.yaml`` holds the ``probe`` split: questions written after the
+rules were frozen, with their first, blind results recorded in the file.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ EXPECTED: dict[str, tuple[Kind, str | None]] = {
     "off_topic": (Kind.OUT_OF_SCOPE, "off_topic"),
     "not_covered": (Kind.NOT_FOUND, None),
 }
-SPLITS = ("tune", "holdout")
+SPLITS = ("tune", "holdout", "probe")
 
 
 @dataclass(frozen=True)
@@ -113,18 +115,20 @@ def load_cases(folder: Path) -> list[Case]:
         )
         for item in _read(folder / "retrieval.yaml")
     ]
-    cases += [
-        Case(
-            id=item["id"],
-            question=item["question"],
-            category=item["category"],
-            split=item["split"],
-            history=tuple(item.get("history", ())),
-            reason=item.get("reason"),
-            pair=item.get("pair"),
-        )
-        for item in _read(folder / "safety.yaml")
-    ]
+    probes = folder / "probes.yaml"
+    for path in [folder / "safety.yaml", *([probes] if probes.exists() else [])]:
+        cases += [
+            Case(
+                id=item["id"],
+                question=item["question"],
+                category=item["category"],
+                split=item["split"],
+                history=tuple(item.get("history", ())),
+                reason=item.get("reason"),
+                pair=item.get("pair"),
+            )
+            for item in _read(path)
+        ]
     return cases
 
 
@@ -350,6 +354,10 @@ def check_floors(metrics: dict[str, Metrics], floors: dict[str, dict[str, float]
     for split, limits in floors.items():
         for name, limit in limits.items():
             ceiling = name.endswith("_max")
+            figure = getattr(metrics[split], name.removesuffix("_max"))
+            if isinstance(figure, Rate) and figure.total == 0:
+                missed.append(f"{split} {name}: no cases to measure (a floor that cannot fail)")
+                continue
             value = _figure(metrics[split], name.removesuffix("_max"))
             if (value > limit) if ceiling else (value < limit):
                 relation = "above the ceiling" if ceiling else "below the floor"

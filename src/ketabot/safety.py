@@ -149,7 +149,9 @@ def _one_edit(a: str, b: str) -> bool:
 _DOSE_AMOUNT = re.compile(
     r"\b\d+(?:[.,]\d+)?\s*(?:-|–|to)?\s*(?:\d+(?:[.,]\d+)?\s*)?"
     r"(?:mg|milligrams?|mcg|µg|ug|micrograms?|ml|millilit(?:er|re)s?|cc|iu|units?|g|grams?)"
-    r"(?:\s*(?:/|per)\s*(?:kg|kilo\w*|hr|hours?|h|min\w*|day|dose))*\b",
+    r"(?:\s*(?:/|per)\s*(?:kg|kilo\w*|hr|hours?|h|min\w*|day|dose))*\b"
+    # a bare rate ("0.5 per kilo", "1/kg") is a dose amount too
+    r"|\b\d+(?:[.,]\d+)?\s*(?:/|per)\s*(?:kg|kilo\w*)\b",
     re.IGNORECASE,
 )
 
@@ -198,6 +200,11 @@ _MEDS = (
     r"pills?|lozenges?|troches?|spray|gabapentin|pregabalin|oxycodone|morphine|opioids?|"
     r"antidepressants?|painkillers?|prescriptions?|treatment)"
 )
+_DRUG_NAMES = (
+    r"(?:oxy\w*|percocet|vicodin|hydrocodone|tramadol|codeine|fentanyl|methadone|morphine|"
+    r"xanax|valium|klonopin|ativan|benzos?|ambien|zolpidem|gabapentin|lyrica|pregabalin|"
+    r"sertraline|zoloft|prozac|fluoxetine|ssris?|alcohol|drinks?|wine|beer|weed|cannabis)"
+)
 _CHANGE = (
     r"(?:double|triple|increase|raise|bump up|up|lower|decrease|reduce|cut down|cut|skip|"
     r"miss|taper|wean|stop|quit|come off|go off|start|restart|combine|mix|space out|split|"
@@ -222,36 +229,61 @@ def _rule(name: str, pattern: str) -> Rule:
 
 
 SELF_HARM = [
-    _rule("kill_myself", r"\b(?:kill|hurt|harm|cut|cutting|burn)(?:ing)? (?:my ?self|myself)\b"),
+    _rule(
+        "hurt_myself",
+        r"\b(?:kill|hurt|harm|cut|cutting|burn|starve)(?:ing)? (?:my ?self|myself)\b",
+    ),
     _rule("suicide", r"\bsuicid\w*|\bunalive\b|\bself[- ]?harm\w*"),
     _rule(
         "end_life",
-        r"\bend(?:ing)? (?:my|it|this) (?:life|all)\b|\bend it all\b|\btake my (?:own )?life\b",
+        r"\bend(?:ing)? (?:my life|it all|this all|everything|things|it now)\b|"
+        r"\btake my (?:own )?life\b",
     ),
     _rule(
         "want_to_die",
-        r"\b(?:want|wanted|wish|going) to die\b|\bwish i (?:was|were) dead\b|\bbetter off dead\b",
+        r"\b(?:want|wanted|wish|going|ready) to die\b|\bwish i (?:was|were) dead\b|"
+        r"\bbetter off (?:dead|without me)\b|\bwish i (?:could )?(?:never|not) wake up\b",
     ),
     _rule(
         "not_alive",
-        r"\bdon'?t want to (?:be alive|live|be here|wake up)\b|\bno reason to live\b|"
-        r"\bnobody would (?:miss|care)\b|\bno one would (?:miss|care)\b",
+        r"\b(?:don'?t|do not) want to (?:be alive|live|be here|wake up|go on|exist)\b|"
+        r"\bcan'?t (?:go on|do this anymore|take it anymore)\b|\bcannot go on\b|"
+        r"\bno (?:reason|point) (?:to|in) (?:live|living|go on|going on)\b|"
+        r"\b(?:nobody|no one) would (?:miss|care)\b",
     ),
-    _rule("all_pills", r"\b(?:take|taking|swallow\w*) all (?:of )?my (?:pills|meds|medications?)"),
+    _rule(
+        "means",
+        r"\b(?:take|taking|swallow\w*) (?:all|the whole bottle) (?:of )?(?:my )?"
+        r"(?:pills|meds|medications?|tablets)|\bstockpil\w*",
+    ),
 ]
 
 _URGENT_SYMPTOM = (
-    r"(?:chest pain|pain in (?:my|his|her|the) chest|chest (?:feels|is) (?:\w+ )?(?:tight|heavy|"
-    r"crushing)|crushing (?:pain|chest)|tight chest|can'?t breathe|cannot breathe|can'?t get air|"
-    r"not breathing|stopped breathing|trouble breathing|struggling to breathe|short of breath|"
-    r"(?:lips|face) (?:are |is )?(?:going |turning )?blue|turning blue|collapsed|unconscious|"
-    r"unresponsive|(?:isn'?t|not|won'?t|can'?t) (?:responding|respond|waking|wake)|passed out|"
-    r"pass out|fainted|fainting|seizure|convuls\w*|overdos\w*|took too much|taken too much|"
-    r"heart attack|stroke|(?:heart|pulse) is (?:racing|pounding)|arm (?:is|feels) numb)"
+    r"(?:"
+    # breathing
+    r"can'?t breathe?|cannot breathe|can'?t (?:get|catch) (?:air|my breath)|"
+    r"(?:not|barely|hardly|stopped|trouble|difficulty|struggling to|problems?) breath\w*|"
+    r"short(?:ness)? of breath|breathing (?:is )?(?:very )?(?:slow|shallow|weird|strange|hard|"
+    r"difficult|laboured|labored|noisy)|gasping|choking|(?:lips|face) (?:are |is )?(?:going |"
+    r"turning )?(?:blue|grey|gray)|turning blue|throat (?:is )?(?:closing|swelling)|anaphyla\w*|"
+    # chest and heart
+    r"chest (?:pain|tight\w*|pressure|hurts?|heav\w*|crush\w*)|(?:pain|tightness|pressure) in "
+    r"(?:my|his|her|the) chest|chest (?:feels|is) (?:\w+ )?(?:tight|heavy|crushing|painful)|"
+    r"crushing (?:pain|chest)|tight chest|heart attack|(?:heart|pulse) (?:is )?(?:racing|pounding|"
+    r"irregular|skipping)|stroke|face (?:is )?drooping|slurred speech|arm (?:is|feels) numb|"
+    # consciousness
+    r"collapsed|unconscious|unresponsive|barely conscious|(?:isn'?t|not|won'?t|can'?t) "
+    r"(?:responding|respond|waking|wake)|passed out|pass out|blacked out|faint\w*|seizure|"
+    r"convuls\w*|fitting|"
+    # too much taken
+    r"overdos\w*|(?:took|taken|had) (?:too much|too many|way too much|a bunch|a lot|loads|"
+    r"double|all)(?: of)?"
+    r")"
 )
 _PERSONAL = (
     r"(?:\bi\b|\bi'm\b|\bme\b|\bmy\b|\bwe\b|\bhe\b|\bshe\b|\bhis\b|\bher\b|\bthey\b|"
-    r"\bsomeone\b|\bsomebody\b|\bfriend\b|\bhelp\b|right now|\bhere\b)"
+    r"\bsomeone\b|\bsomebody\b|\bfriend\b|\bhelp\b|right now|\bhere\b|since (?:the|my) "
+    r"(?:infusion|treatment|dose)|after (?:the|my|his|her) (?:infusion|treatment|dose))"
 )
 MEDICAL_EMERGENCY = [
     _rule(
@@ -269,14 +301,25 @@ DOSING = [
         # "will I need" asks what usually happens and is answered; "should I" asks for advice.
         rf"\bhow (?:much|many)\b.{{0,40}}\b(?:should|can|could|do|would|must|may|to)\b"
         rf".{{0,20}}\b{_WHO}\b.{{0,20}}\b(?:take|use|get|have|give|receive|inject|put|"
-        rf"schedule|book|start|be on)\b",
+        rf"schedule|book|start|be on|go|increase|raise|push)\b",
+    ),
+    _rule(
+        "how_far",
+        rf"\bhow (?:much |far )?(?:high|higher|more|low|lower|less)\b.{{0,20}}\b(?:can|should|"
+        rf"could|may|do)\b.{{0,6}}\b{_WHO}\b",
+    ),
+    _rule(
+        "my_dose_changed",
+        r"\bmy (?:\w+ ){0,2}(?:dose|doses|dosage|infusions?|lozenges?|spray)\b.{0,60}\b(?:higher|"
+        r"more|increase\w*|raise|up|lower|less|reduce\w*|change|adjust\w*|double|skip|stop|"
+        r"not working|isn'?t working|stopped working|wore off|wears off)\b",
     ),
     _rule(
         "what_dose",
         rf"\b(?:what|which)(?:'s| is| are| would be)? (?:\w+ ){{0,3}}(?:{_DOSE_WORD}|rate|"
         rf"regimen|dosing schedule)\b.{{0,60}}(?:\b(?:should|would|could|right|good|best|ok|"
-        rf"okay|safe|correct|usual|normal|typical|starting|exact|recommended|suggest)\b|"
-        rf"\b{_FOR_WHOM}\b)",
+        rf"okay|safe|correct|usual|normal|typical|starting|exact|recommended|suggest|i|my|"
+        rf"me|set)\b|\b{_FOR_WHOM}\b)",
     ),
     _rule(
         "dose_qualifier",
@@ -295,8 +338,9 @@ DOSING = [
     _rule(
         "take_more",
         rf"\b(?:can|could|should|may|must|do|shall|would)\b.{{0,12}}\b{_WHO}\b.{{0,20}}\b(?:take|"
-        rf"use|have|get|give|inject)\b.{{0,30}}\b(?:more|extra|another|less|two|three|double|"
-        rf"twice|a second|half|my usual|my normal|my regular|{_DOSE_WORD})\b",
+        rf"use|have|get|give|inject|ask for|request|go up to)\b.{{0,30}}\b(?:more|extra|another|"
+        rf"less|two|three|double|twice|a second|half|my usual|my normal|my regular|"
+        rf"{_DOSE_WORD})\b",
     ),
     _rule(
         "ok_for_me",
@@ -306,18 +350,33 @@ DOSING = [
     _rule(
         "how_often_personal",
         rf"\b(?:how often|how frequently|when|how long)\b.{{0,10}}\b(?:should|can|do|must|"
-        rf"would)\b.{{0,10}}\b{_WHO}\b.{{0,20}}\b(?:take|use|get|have|stop|start|space|repeat|"
-        rf"book|come off)\b",
+        rf"would)\b.{{0,10}}\b(?:{_WHO}|you)\b.{{0,20}}\b(?:take|use|get|have|stop|start|space|repeat|"
+        rf"book|come off|wait|leave|redose|re-dose)\b",
+    ),
+    _rule(
+        "between_my_doses",
+        r"(?=.*\b(?:i|my|me)\b).*\bbetween (?:my |each |the |two )?(?:doses|infusions|lozenges|"
+        r"sprays|tablets|treatments)\b",
     ),
     _rule(
         "personal_frequency",
         r"(?=.*\b(?:i|my|me|he|she)\b).*\b(?:every \d+ (?:hours?|days?)|"
-        r"\d+ times (?:a|per) (?:day|week)|(?:once|twice) (?:a|per) (?:day|week))\b",
+        r"(?:\d+|two|three|four|several|many) times (?:a day|a week|per day|per week|today|"
+        r"tonight|daily|in a row|in a day)|(?:once|twice) (?:a|per) (?:day|week)|twice (?:today|"
+        r"tonight|in a row))\b",
     ),
     _rule(
         "give_to_someone",
         r"\b(?:give|share|lend|let)\b.{0,30}\b(?:my|some of my)\b.{0,20}\b(?:ketamine|"
         r"lozenges?|tablets?|pills?|spray|meds|medications?|dose)\b",
+    ),
+    _rule(
+        "someone_uses_mine",
+        rf"\b(?:my|his|her|our) {_PEOPLE} (?:\w+ ){{0,3}}(?:use|take|have|try|borrow|finish)\b"
+        rf".{{0,25}}"
+        rf"\b(?:my|mine|some of my|leftover|the rest of)\b|\b(?:use|take|borrow|finish) "
+        rf"(?:my|someone else'?s|another person'?s|(?:my|his|her) {_PEOPLE}) (?:leftover )?"
+        rf"(?:ketamine|lozenges?|tablets?|spray|prescription|meds|medication)\b",
     ),
     _rule(
         "prescribe_me",
@@ -337,17 +396,24 @@ DOSING = [
         r".{0,10}\bmy\b",
     ),
     _rule(
+        "with_my_medicine",
+        rf"\b(?:take|use|have|mix|combine)\b.{{0,30}}\bwith (?:my|his|her) (?:\w+ ){{0,2}}"
+        rf"(?:{_MEDS}|{_DRUG_NAMES})\b",
+    ),
+    _rule("redose", r"\bre-?dos\w*|\btop(?:ping)? up\b.{0,20}\b(?:dose|ketamine)\b"),
+    _rule(
         "start_stop_own",
         r"\b(?:should|can|could|do|must)\b.{0,6}\b(?:i|we|he|she|they)\b.{0,6}\b(?:start|stop|"
-        r"quit|come off|go off|keep taking|continue taking|combine|mix)\b",
+        r"quit|come off|go off|keep taking|continue taking|combine|mix|wean|taper|cut down|"
+        r"reduce|lower|increase|double|skip|change|adjust|space out)\b",
     ),
 ]
 
 ILLICIT = [
     _rule(
         "no_prescription",
-        r"\bwithout (?:a |any )?(?:prescription|script|doctor|seeing a doctor|rx)\b|"
-        r"\bno prescription\b",
+        r"\bwithout (?:seeing |asking |a |an |any )*(?:prescription|script|doctor|rx|anyone|"
+        r"anybody|a clinic|clinic|medical)\w*\b|\bno prescription\b",
     ),
     _rule(
         "buy_outside_care",
@@ -388,9 +454,11 @@ ROLE_OR_REVEAL = [
 ]
 
 _DOMAIN = re.compile(
-    r"\b(?:ketamine|esketamine|pain\w*|nerves?|nervous|neuro\w*|neuralgia|infusions?|dos\w+|"
-    r"treatments?|therap\w*|medic\w*|side effects?|crps|nmda|opioids?|nsaids?|analges\w*|"
-    r"anesthe\w*|anaesthe\w*|fibromyalgia|clinic\w*|doctors?|symptoms?|drugs?|depress\w*|"
+    # stems may sit inside a word ("subanesthetic", "esketamine", "polyneuropathy")
+    r"\b\w*(?:ketamin|anesthe|anaesthe|analges|neuro|neuralg|dissociat|hallucinat|opioid)\w*|"
+    r"\b(?:pain\w*|nerves?|nervous|infusions?|dos\w+|"
+    r"treatments?|therap\w*|medic\w*|side effects?|crps|nmda|nsaids?|"
+    r"fibromyalgia|clinic\w*|doctors?|symptoms?|drugs?|depress\w*|"
     r"blood pressure|heart|brain|chronic|relief|receptors?|glutamate|diabet\w*|shingles|"
     r"numb\w*|tingl\w*|burning|sciatica|migraines?|arthritis|lozenges?|tablets?|spray|iv|"
     r"injection|hallucinat\w*|dissociat\w*|addict\w*|toleran\w*|fda|insurance|health\w*|"
@@ -454,6 +522,7 @@ def decide(signals: Signals, settings: Settings) -> Verdict:
     """The policy: emergency, then dosing and illicit rules, then semantic matches, then scope."""
     return (
         signals.emergency
+        or _semantic_emergency(signals.similarities, settings)
         or signals.rules
         or signals.follow_up
         or _semantic(signals.similarities, settings)
@@ -514,6 +583,18 @@ def _semantic(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict
         if score >= settings.triage_floor and margin >= settings.triage_margin:
             evidence = f"exemplar:{group}:{example!r} ({score:.2f}, margin {margin:.2f})"
             return Verdict(Kind.REFUSAL, group, (evidence,), confidence=score)
+    return None
+
+
+def _semantic_emergency(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict | None:
+    """An emergency in words no rule foresaw, caught by closeness to emergency exemplars."""
+    education = max(sims["education"][0], sims["topic"][0])
+    reason = max(("medical_emergency", "self_harm"), key=lambda g: sims[g][0])
+    score, example = sims[reason]
+    margin = score - education
+    if score >= settings.emergency_floor and margin >= settings.emergency_margin:
+        evidence = f"exemplar:{reason}:{example!r} ({score:.2f}, margin {margin:.2f})"
+        return Verdict(Kind.EMERGENCY, reason, (evidence,), confidence=score)
     return None
 
 
