@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,8 @@ os.environ.update(
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+from ketabot.bench import free_port, wait_until_serving  # noqa: E402  (tests import free_port)
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -61,13 +61,6 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -165,25 +158,12 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{url}/api/v2/heartbeat", process)
+        wait_until_serving(f"{url}/api/v2/heartbeat", process)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
-
-
-def _wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 CLINIC_TOML = """
@@ -239,7 +219,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{url}/config", process, seconds=180)
+        wait_until_serving(f"{url}/config", process, seconds=180)
         yield Server(url, process, log, feedback, started, time.monotonic())
     finally:
         process.terminate()

@@ -7,10 +7,10 @@ import pytest
 
 import ketabot.index as index_module
 from conftest import CORPUS, make_settings
-from ketabot.chunking import chunk_corpus
+from ketabot.chunking import chunk_corpus, sentence_keys
 from ketabot.corpus import load_corpus
 from ketabot.errors import IndexMismatchError, IndexMissingError
-from ketabot.index import SENTENCES, Index, connect, sentence_keys
+from ketabot.index import SENTENCES, Index, connect
 from ketabot.text import sentence_spans
 
 pytestmark = pytest.mark.slow

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ketabot.chunking import sentence_key
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.safety import is_instruction, states_dose
@@ -106,7 +107,7 @@ class Composer:
         self, spans: list[tuple[Passage, int, int, int]], stored: SentenceVectors | None
     ) -> np.ndarray:
         """Vectors stored at ingest; the model runs only for any the index lacks."""
-        keys = [f"{p.chunk.id}#{i}" for p, i, _, _ in spans]
+        keys = [sentence_key(p.chunk.id, i) for p, i, _, _ in spans]
         found = stored(keys) if stored else {}
         missing = [
             (k, p.chunk.text[s:e])

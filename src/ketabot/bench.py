@@ -262,7 +262,7 @@ def http(settings: Settings, questions: Sequence[str], callers: Sequence[int] = 
     """Start the real server; time to first answer, then N concurrent gradio_client callers."""
     from gradio_client import Client
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -272,7 +272,7 @@ def http(settings: Settings, questions: Sequence[str], callers: Sequence[int] = 
         env=_env(settings),
     )
     try:
-        _wait(f"{url}/config", process)
+        wait_until_serving(f"{url}/config", process)
         client = Client(url, verbose=False)
         client.predict(question=questions[0], history=[], api_name="/ask")
         row: Row = {"start_to_first_answer_s": time.perf_counter() - started, "callers": {}}
@@ -322,7 +322,8 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     import socket
 
     with socket.socket() as sock:
@@ -330,17 +331,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait(url: str, process: subprocess.Popen[Any], seconds: float = 300) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen[Any], seconds: float = 300) -> None:
+    """Poll ``url`` until it answers; fail early if ``process`` exits first."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("the server exited before answering")
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
             time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer in {seconds} s")
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 # ---------------------------------------------------------------- the whole run
@@ -392,7 +394,7 @@ def table(r: Row) -> str:
         f"  raw SentenceTransformer.encode     {ingest['raw_encode_chunks_per_s']:.1f} chunks/s",
         f"  re-ingest unchanged                {ingest['reingest_s']:.2f} s, "
         f"{ingest['reingest_added']} embedded",
-        "Query latency by stage, ms (p50 / p95)",
+        "Query latency by stage, ms (p50 / p95), education questions (every stage runs)",
     ]
     scales = sorted(k for k in r if k.startswith("scale_"))
     header = f"  {'stage':16}{'real corpus':>16}" + "".join(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from ketabot.text import sentence_spans
 from ketabot.types import Chunk, SourceDocument
 
 CHUNK_CHARS = 700
@@ -87,6 +88,16 @@ def chunk_document(document: SourceDocument) -> list[Chunk]:
 def chunk_corpus(documents: Iterable[SourceDocument]) -> list[Chunk]:
     """Chunks of every document."""
     return [chunk for document in documents for chunk in chunk_document(document)]
+
+
+def sentence_key(chunk_id: str, n: int) -> str:
+    """The id of a chunk's n-th sentence (as :func:`ketabot.text.sentence_spans` counts)."""
+    return f"{chunk_id}#{n}"
+
+
+def sentence_keys(chunk: Chunk) -> list[str]:
+    """Ids of all of a chunk's sentences, in order."""
+    return [sentence_key(chunk.id, n) for n in range(len(sentence_spans(chunk.text)))]
 
 
 def _slices(

@@ -248,9 +248,15 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """``ketabot bench``: print the speed and scale tables and write bench.json."""
     from ketabot import bench, evaluation
+    from ketabot.types import Kind
 
     bot = open_bot(settings)
-    questions = [c.question for c in evaluation.load_cases(Path("eval"))]
+    # Education questions go through every stage; refusals stop after the triage.
+    questions = [
+        c.question
+        for c in evaluation.load_cases(Path("eval"))
+        if c.expected_kind is Kind.ANSWER and not c.history
+    ]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     result = bench.run(settings, bot, questions, sizes, say=lambda m: print(m, file=sys.stderr))
     bench.write(result, args.out)

@@ -43,6 +43,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
+from ketabot.chunking import sentence_keys
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.errors import (
@@ -101,11 +102,6 @@ SENTENCE_HNSW: CreateHNSWConfiguration = {
     "ef_construction": 16,
     "max_neighbors": 4,
 }
-
-
-def sentence_keys(chunk: Chunk) -> list[str]:
-    """Ids of a chunk's sentences, in the order :func:`ketabot.text.sentence_spans` gives."""
-    return [f"{chunk.id}#{n}" for n in range(len(sentence_spans(chunk.text)))]
 
 
 class Snapshot:
