@@ -108,11 +108,10 @@ class Clinic(BaseModel):
 
     @property
     def contact(self) -> str:
-        """How to reach the care team, in words, for refusals."""
-        who = self.name or "your clinic"
-        if self.phone:
-            return f"{who} at {self.phone}"
-        return who
+        """How to reach the care team, in words, or "" when the clinic has not said."""
+        if self.name and self.phone:
+            return f"{self.name} at {self.phone}"
+        return self.name or (f"call {self.phone}" if self.phone else "")
 
 
 class Settings(BaseSettings):

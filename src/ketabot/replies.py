@@ -41,7 +41,7 @@ class Replies:
         """The sources do not answer this; say so instead of quoting something loosely related."""
         body = (
             "I couldn't find an answer to that in ketabot's source articles, so I won't guess. "
-            f"Please ask your care team ({self.clinic.contact}).\n\n"
+            f"Please ask your care team{self._contact}.\n\n"
             f"{self._examples('Questions the articles do answer:')}"
         )
         return self._reply(question, Kind.NOT_FOUND, "no_relevant_source", body)
@@ -57,12 +57,12 @@ class Replies:
             UNREADABLE: ("I couldn't read that message. Please type your question as plain text."),
             INDEX_MISSING: (
                 "ketabot's library of articles isn't ready yet. Please try again in a few minutes, "
-                f"or ask your care team ({self.clinic.contact})."
+                f"or ask your care team{self._contact}."
             ),
         }.get(
             reason,
             "Sorry, something went wrong on our side while answering. Please try again in a "
-            f"moment, or ask your care team ({self.clinic.contact}).",
+            f"moment, or ask your care team{self._contact}.",
         )
         return self._reply(question, Kind.ERROR, reason, body)
 
@@ -83,13 +83,18 @@ class Replies:
             evidence=evidence,
         )
 
+    @property
+    def _contact(self) -> str:
+        """The clinic's contact in brackets after a leading space, or nothing if it set none."""
+        return f" ({self.clinic.contact})" if self.clinic.contact else ""
+
     def _medical_emergency(self) -> str:
         return (
             f"**This may be a medical emergency. Call {self.clinic.emergency_number} now** "
             "(or your local emergency number). If someone is not breathing or not responding, "
             "call now and follow the call handler's instructions. Do not wait for an answer "
             "from this chat, and do not drive yourself.\n\n"
-            f"When you are safe, let your care team know what happened ({self.clinic.contact})."
+            f"When you are safe, let your care team know what happened{self._contact}."
         )
 
     def _self_harm(self) -> str:
@@ -99,7 +104,7 @@ class Replies:
             f"You can call or text **{self.clinic.crisis_line}** (Suicide & Crisis Lifeline) "
             "at any time to talk with someone who can help. Living with constant pain is "
             "exhausting, and you deserve support. Please also tell your care team how you are "
-            f"feeling ({self.clinic.contact})."
+            f"feeling{self._contact}."
         )
 
     def _dosing(self) -> str:
@@ -108,7 +113,7 @@ class Replies:
             "starting or stopping any medicine, for you or for anyone else. Those decisions "
             "belong to the clinician who prescribes the treatment, because they know the "
             "medical history and the other medicines involved.\n\n"
-            f"Please ask your care team ({self.clinic.contact}).\n\n"
+            f"Please ask your care team{self._contact}.\n\n"
             "What I can do is explain, from the clinic's articles, how dosing is controlled "
             "during an infusion, what an infusion involves and what side effects to watch for. "
             "For example, ask: “Why is the dose controlled so carefully during an infusion?”"
@@ -119,7 +124,7 @@ class Replies:
             "I can't help with getting or using ketamine outside of medical care. Ketamine for "
             "pain should only be given by qualified clinicians in a monitored setting.\n\n"
             "If you are worried about your own or someone else's use of ketamine or other "
-            f"substances, your care team can help in confidence ({self.clinic.contact})."
+            f"substances, your care team can help in confidence{self._contact}."
         )
 
     def _off_topic(self) -> str:

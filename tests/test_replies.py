@@ -1,0 +1,39 @@
+import pytest
+
+from conftest import make_settings
+from ketabot.replies import EMPTY, INTERNAL, TOO_LONG, Replies
+from ketabot.safety import states_dose
+from ketabot.types import Kind, Verdict
+
+VERDICTS = [
+    Verdict(Kind.REFUSAL, "dosing_advice"),
+    Verdict(Kind.REFUSAL, "illicit_use"),
+    Verdict(Kind.EMERGENCY, "medical_emergency"),
+    Verdict(Kind.EMERGENCY, "self_harm"),
+    Verdict(Kind.OUT_OF_SCOPE, "off_topic"),
+]
+
+
+@pytest.mark.parametrize("verdict", VERDICTS)
+def test_without_a_clinic_contact_the_words_still_read_well(tmp_path, verdict):
+    reply = Replies(make_settings(tmp_path)).for_verdict("q", verdict)
+    assert "()" not in reply.body and " ." not in reply.body and "  " not in reply.body
+    assert not states_dose(reply.text)
+    assert reply.text.endswith(reply.disclaimer.text)
+
+
+def test_the_clinics_contact_is_named_where_it_is_set(tmp_path):
+    toml = tmp_path / "clinic.toml"
+    toml.write_text('[clinic]\nname = "Example Pain Clinic"\nphone = "+1 555 0100"\n')
+    replies = Replies(make_settings(tmp_path, config=toml))
+    for verdict in VERDICTS[:4]:
+        assert "(Example Pain Clinic at +1 555 0100)" in replies.for_verdict("q", verdict).body
+    assert "(Example Pain Clinic at +1 555 0100)" in replies.not_found("q").body
+
+
+@pytest.mark.parametrize("reason", [EMPTY, TOO_LONG, INTERNAL, "index_missing"])
+def test_error_replies_are_friendly(tmp_path, reason):
+    reply = Replies(make_settings(tmp_path)).error("q", reason)
+    assert reply.kind is Kind.ERROR and reply.reason == reason
+    assert reply.text.endswith(reply.disclaimer.text)
+    assert not any(word in reply.body for word in ("Traceback", "Exception", "Error", "None"))
