@@ -131,3 +131,19 @@ def test_missing_or_empty_folder(tmp_path: Path):
         load_corpus(tmp_path / "nope")
     with pytest.raises(CorpusError, match=r"no \.md"):
         load_corpus(tmp_path)
+
+
+def test_a_converted_text_file_loads_back_the_same(tmp_path):
+    from ketabot.cli import main
+
+    seed = SEEDS / "003_25e716d891a423cc.txt"
+    assert main(["convert", str(seed), "--out", str(tmp_path)]) == 0
+    [written] = tmp_path.glob("*.md")
+    original, converted = load_document(seed), load_document(written)
+    assert (converted.id, converted.title, converted.date) == (
+        original.id,
+        original.title,
+        original.date,
+    )
+    assert converted.body == original.body
+    assert main(["convert", str(seed), "--out", str(tmp_path)]) == 2  # never overwrites

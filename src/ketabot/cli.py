@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="re-embed everything")
     ingest.set_defaults(func=cmd_ingest)
 
+    convert = commands.add_parser(
+        "convert", help="turn a plain-text article into a corpus Markdown file to check and edit"
+    )
+    convert.add_argument("file", type=Path, help="the .txt file")
+    convert.add_argument("--out", type=Path, default=Path("corpus"), help="folder to write to")
+    convert.set_defaults(func=cmd_convert)
+
     ask = commands.add_parser("ask", help="ask a question ('-' reads one per line from stdin)")
     ask.add_argument("question", nargs="?", help="the question, or - for standard input")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
@@ -139,6 +146,21 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = ingest(settings, rebuild=args.rebuild)
     where = settings.chroma_url or settings.home
     print(f"Indexed {settings.corpus} into {where}: {report.summary()}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot convert``: a .txt article as Markdown with inferred front matter."""
+    from ketabot.corpus import load_document, to_markdown
+
+    document = load_document(args.file)
+    target = args.out / f"{document.id}.md"
+    if target.exists():
+        print(f"ketabot: {target} already exists; not overwritten", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    target.write_text(to_markdown(document), encoding="utf-8")
+    print(f"Wrote {target}: check its title, date and headings, then run `ketabot ingest`.")
     return 0
 
 
