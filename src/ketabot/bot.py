@@ -22,7 +22,7 @@ from ketabot.answer import Composer
 from ketabot.config import Settings, load_settings
 from ketabot.embeddings import Embedder, load_embedder
 from ketabot.index import Index, connect
-from ketabot.replies import EMPTY, TOO_LONG, UNREADABLE, Replies
+from ketabot.replies import EMPTY, INTERNAL, TOO_LONG, UNREADABLE, Replies
 from ketabot.retrieval import Retrieval, Retriever
 from ketabot.safety import Signals, Triage, decide, is_follow_up, normalize
 from ketabot.timing import stage
@@ -135,6 +135,19 @@ class Trace:
     signals: Signals
     verdict: Verdict
     retrieval: Retrieval | None
+
+
+def safe_ask(bot: Bot, question: Any, history: History | None = None) -> Reply:
+    """``bot.ask`` for the edges (CLI, web): an unexpected failure becomes a friendly reply.
+
+    One failed question never stops the rest: the CLI answers the next line, the web
+    server keeps serving. Only the exception's type is logged, never the question.
+    """
+    try:
+        return bot.ask(question, history)
+    except Exception as exc:  # the edge: anything unexpected becomes a friendly reply
+        log.error("internal error while answering: %s", type(exc).__name__)
+        return bot.replies.error(question if isinstance(question, str) else "", INTERNAL)
 
 
 def check_question(question: object, max_chars: int) -> tuple[str, str | None]:

@@ -189,18 +189,22 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             "ketabot: give a question, or - to read questions from standard input", file=sys.stderr
         )
         return 2
+    from ketabot.bot import safe_ask
+
     bot = open_bot(settings)
     write = _json_line if args.json else _text
     if args.question == "-":
         for line in sys.stdin:
-            write(_safe_ask(bot, line.rstrip("\r\n")))
+            write(safe_ask(bot, line.rstrip("\r\n")))
     else:
-        write(_safe_ask(bot, args.question))
+        write(safe_ask(bot, args.question))
     return 0
 
 
 def _interactive(bot: Bot, write: Callable[[Any], None]) -> int:
     """A prompt loop for people at a terminal; earlier questions count as history."""
+    from ketabot.bot import safe_ask
+
     print("Ask about ketamine treatment for nerve pain. Ctrl-D (or an empty line) to quit.")
     history: list[str] = []
     while True:
@@ -210,20 +214,9 @@ def _interactive(bot: Bot, write: Callable[[Any], None]) -> int:
             break
         if not question:
             break
-        write(_safe_ask(bot, question, history))
+        write(safe_ask(bot, question, history))
         history.append(question)
     return 0
-
-
-def _safe_ask(bot: Bot, question: str, history: list[str] | None = None) -> Any:
-    """One failed question becomes an error reply; the rest of the input is still answered."""
-    from ketabot.replies import INTERNAL
-
-    try:
-        return bot.ask(question, history)
-    except Exception as exc:  # an edge: anything unexpected becomes a friendly reply
-        log.error("internal error while answering: %s", type(exc).__name__)
-        return bot.replies.error(question, INTERNAL)
 
 
 def _json_line(reply: Any) -> None:
@@ -331,16 +324,7 @@ def _write_report(runs: list[Any], args: argparse.Namespace) -> Path:
     comparison = ""
     if args.compare:
         old = json.loads(args.compare.read_text(encoding="utf-8"))
-        current = {
-            "pipelines": {
-                r.name: {
-                    "metrics": {s: report.metrics_json(m) for s, m in r.metrics.items()},
-                    "cases": [report.case_json(o) for o in r.outcomes],
-                }
-                for r in runs
-            }
-        }
-        comparison = report.compare(old, current)
+        comparison = report.compare(old, report.as_json(runs))
         print(comparison)
     return report.write(folder, runs, comparison)
 

@@ -144,12 +144,10 @@ def case_json(o: Outcome) -> dict[str, Any]:
     }
 
 
-def write(folder: Path, runs: Sequence[Run], comparison: str = "") -> Path:
-    """Write latest.md, latest.json and the plots; returns the Markdown path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    generated = datetime.now(UTC).isoformat(timespec="seconds")
-    data = {
-        "generated": generated,
+def as_json(runs: Sequence[Run]) -> dict[str, Any]:
+    """The report's data: what latest.json holds and what ``compare`` reads."""
+    return {
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "pipelines": {
             r.name: {
                 "metrics": {s: metrics_json(m) for s, m in r.metrics.items()},
@@ -158,6 +156,13 @@ def write(folder: Path, runs: Sequence[Run], comparison: str = "") -> Path:
             for r in runs
         },
     }
+
+
+def write(folder: Path, runs: Sequence[Run], comparison: str = "") -> Path:
+    """Write latest.md, latest.json and the plots; returns the Markdown path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = as_json(runs)
+    generated = data["generated"]
     (folder / "latest.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     plot_categories(runs, folder / "categories.png")
     plot_confusion(runs, folder / "confusion.png")

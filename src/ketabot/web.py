@@ -19,10 +19,9 @@ from typing import Any
 import gradio as gr
 from starlette.responses import Response
 
-from ketabot.bot import Bot
+from ketabot.bot import Bot, safe_ask
 from ketabot.config import Settings
 from ketabot.feedback import FeedbackStore, ReplyFacts
-from ketabot.replies import INTERNAL
 from ketabot.types import Kind, Reply
 
 log = logging.getLogger("ketabot")
@@ -42,15 +41,6 @@ SHOW_ALERT = """() => {
   const alert = document.querySelector('#kb-alert .kb-alert');
   if (alert) { alert.scrollIntoView({block: 'start', behavior: 'smooth'}); }
 }"""
-
-
-def safe_ask(bot: Bot, question: Any, history: Sequence[str]) -> Reply:
-    """``bot.ask``, except that a failure becomes a friendly error reply."""
-    try:
-        return bot.ask(question, list(history))
-    except Exception as exc:  # the web edge: never a stack trace, keep serving
-        log.error("internal error while answering: %s", type(exc).__name__)
-        return bot.replies.error(question if isinstance(question, str) else "", INTERNAL)
 
 
 # ---------------------------------------------------------------- rendering
