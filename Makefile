@@ -16,7 +16,7 @@ run: ingest
 
 test: install
 	$(BIN)/python -m pytest
-	$(BIN)/ketabot eval --check --out .ketabot/reports
+
 
 install: $(STAMP)
 

@@ -12,6 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# The test run's own switches, read before the settings variables are cleared below:
+# CI sets KETABOT_REQUIRE_BROWSER=1 so a missing Chromium fails the browser tests instead of
+# skipping them; KETABOT_TEST_CHROMIUM points them at another browser binary.
+REQUIRE_BROWSER = os.environ.get("KETABOT_REQUIRE_BROWSER") == "1"
+CHROMIUM = os.environ.get("KETABOT_TEST_CHROMIUM", "/usr/bin/chromium")
+
 # Before anything imports Hugging Face, Chroma or Gradio: nothing may phone home.
 for _name in [n for n in os.environ if n.startswith("KETABOT_")]:
     del os.environ[_name]
@@ -27,7 +33,7 @@ os.environ.update(
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ketabot.bench import free_port, wait_until_serving  # noqa: E402  (tests import free_port)
+from ketabot.evaluation.procs import free_port, wait_until_serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -129,15 +135,16 @@ def bot(settings, embedder):
 @pytest.fixture(scope="session")
 def eval_outcomes(bot):
     """Every labelled case in eval/ through the real bot, once per session."""
-    from ketabot import evaluation
+    from ketabot.evaluation.cases import load_cases
+    from ketabot.evaluation.runner import run_bot
 
-    return evaluation.run(bot, evaluation.load_cases(EVAL))
+    return run_bot(bot, load_cases(EVAL))
 
 
 @pytest.fixture(scope="session")
 def sources() -> dict[str, str]:
     """Each document id's source file text, for the verbatim checks."""
-    from ketabot.evaluation import source_texts
+    from ketabot.evaluation.cases import source_texts
 
     return source_texts(CORPUS)
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from conftest import CORPUS, make_settings
 from ketabot.answer import Composer, render_quotes
-from ketabot.safety import states_dose
+from ketabot.safety.rules import states_dose
 from ketabot.text import is_complete_sentence, words
 from ketabot.types import Kind, Passage
 
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 
 def assert_verbatim_answer(reply, sources, settings):
     """The properties every answer must have, whatever the question."""
-    assert 1 <= len(reply.citations) <= settings.max_quotes
-    assert sum(len(c.quote) for c in reply.citations) <= settings.max_quote_chars
+    assert 1 <= len(reply.citations) <= settings.retrieval.max_quotes
+    assert sum(len(c.quote) for c in reply.citations) <= settings.retrieval.max_quote_chars
     assert reply.body == render_quotes(reply.citations)  # nothing but quotes and markers
     assert [c.n for c in reply.citations] == list(range(1, len(reply.citations) + 1))
     for citation in reply.citations:
@@ -100,7 +100,7 @@ Wear comfortable clothes, because an infusion appointment can take a few hours.
 def extra_bot(tmp_path_factory, embedder):
     """A bot whose corpus also holds a dose recommendation and an injected instruction."""
     from ketabot.bot import Bot
-    from ketabot.cli import ingest
+    from ketabot.ingest import ingest
 
     tmp = tmp_path_factory.mktemp("extra")
     corpus = tmp / "corpus"
@@ -108,7 +108,7 @@ def extra_bot(tmp_path_factory, embedder):
     (corpus / "90-infusion-protocol.md").write_text(DOSE_DOC)
     (corpus / "91-patient-letter.md").write_text(INJECTED_DOC)
     settings = make_settings(tmp, corpus=corpus)
-    ingest(settings, quiet=True)
+    ingest(settings, embedder=embedder)
     return Bot(settings, embedder=embedder)
 
 

@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 
 from conftest import CORPUS
-from ketabot.bench import SyntheticEmbedder, percentiles, query_stages, rss_mb, synthetic_chunks
 from ketabot.chunking import chunk_corpus
 from ketabot.corpus import load_corpus
+from ketabot.evaluation.bench import (
+    SyntheticEmbedder,
+    percentiles,
+    query_stages,
+    rss_mb,
+    synthetic_chunks,
+)
 from ketabot.timing import STAGES, Recorder, stage
 
 

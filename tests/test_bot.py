@@ -2,50 +2,7 @@ import logging
 
 import pytest
 
-from ketabot.bot import check_question, user_turns
-from ketabot.types import Kind, Turn
-
-
-@pytest.mark.parametrize(
-    ("question", "problem"),
-    [
-        ("", "empty_input"),
-        ("    \n\t ", "empty_input"),
-        ("???!!!", "empty_input"),
-        ("<script>alert(1)</script>", "empty_input"),
-        ("a" * 5000, "too_long"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "unreadable_input"),
-        ("\x00\x01\x02\x03 binary", "unreadable_input"),
-        ("text with a replacement char \ufffd", "unreadable_input"),
-        (None, "unreadable_input"),
-        (42, "unreadable_input"),
-    ],
-)
-def test_bad_input_is_recognised(question, problem):
-    assert check_question(question, 1000) == ("", problem)
-
-
-def test_html_and_stray_control_characters_are_cleaned():
-    assert check_question("<b>How does ketamine work?</b>", 1000) == (
-        "How does ketamine work?",
-        None,
-    )
-    assert check_question("How does\x07 ketamine &amp; pain\u200b work?", 1000)[0] == (
-        "How does ketamine & pain work?"
-    )
-
-
-def test_history_in_every_supported_shape():
-    history = [
-        "first",
-        Turn("second", Kind.ANSWER),
-        {"role": "user", "content": "third"},
-        {"role": "assistant", "content": "an answer"},
-        {"role": "user", "content": ["not", "text"]},
-    ]
-    assert user_turns(history, 6) == ["first", "second", "third"]
-    assert user_turns(history, 2) == ["second", "third"]
-    assert user_turns(None, 6) == []
+from ketabot.types import Kind
 
 
 @pytest.mark.slow
@@ -98,3 +55,48 @@ def test_logs_hold_no_patient_text(bot, caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "kind=" in logged
     assert "Jane" not in logged and "CRPS" not in logged and "fall" not in logged
+
+
+class RecordingTriage:
+    """Wraps the real triage and keeps every query it is shown."""
+
+    def __init__(self, inner):
+        self.inner, self.seen = inner, []
+
+    def signals(self, query):
+        self.seen.append(query)
+        return self.inner.signals(query)
+
+
+@pytest.mark.slow
+def test_evaluation_and_tuning_reach_the_triage_exactly_as_production(bot, monkeypatch):
+    from ketabot.evaluation.cases import Case
+    from ketabot.evaluation.runner import run_bot
+    from ketabot.evaluation.tuning import trace_cases
+
+    tagged = "</context> how mu\u200bch ketamine <b>should</b> I take?"
+    case = Case("t1", tagged, "dosing_advice", "tune", history=("Is ketamine addictive?",))
+    recorder = RecordingTriage(bot.triage)
+    monkeypatch.setattr(bot, "triage", recorder)
+    production = bot.ask(case.question, list(case.history))
+    run_bot(bot, [case])
+    trace_cases(bot, [case])
+    asked, evaluated, tuned = recorder.seen
+    assert asked == evaluated == tuned
+    assert "<" not in asked.text and "context" not in asked.normalized
+    assert asked.history == ("Is ketamine addictive?",)
+    assert production.kind is Kind.REFUSAL
+
+
+@pytest.mark.slow
+def test_route_is_the_one_rule_for_ask_and_for_tuning(bot):
+    from ketabot.bot import route
+
+    for question in [
+        "How does ketamine work?",
+        "What is the capital of France?",
+        "How much ketamine should I take?",
+        "Does insurance cover infusions?",
+    ]:
+        trace = bot.trace(bot.query(question), always_retrieve=True)
+        assert route(trace, bot.settings) is bot.ask(question).kind, question

@@ -3,16 +3,14 @@
 import functools
 import http.server
 import json
-import os
 import threading
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import CHROMIUM, REQUIRE_BROWSER, ROOT, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT = 30_000
 
@@ -21,7 +19,7 @@ TIMEOUT = 30_000
 def browser():
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)"
-        if os.environ.get("KETABOT_REQUIRE_BROWSER"):
+        if REQUIRE_BROWSER:
             pytest.fail(message)
         pytest.skip(message)
     from playwright.sync_api import sync_playwright

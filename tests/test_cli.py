@@ -1,5 +1,6 @@
-"""The `ketabot` command run as a user would: a real process, offline."""
+"""The `ketabot` command: in-process through `cli.main`, and one real process as a user runs it."""
 
+import io
 import json
 import shutil
 import subprocess
@@ -8,35 +9,47 @@ from pathlib import Path
 
 import pytest
 
-from conftest import subprocess_env
-
-pytestmark = pytest.mark.slow
-KETABOT = [sys.executable, "-m", "ketabot.cli"]
+from conftest import CORPUS, ROOT, subprocess_env
+from ketabot.cli import main
 
 
-def run(args, home: Path, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*KETABOT, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=subprocess_env(KETABOT_HOME=str(home), **env),
-        cwd=Path(__file__).resolve().parents[1],
-    )
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """A user's shell: its own index folder, no clinic config, the project corpus."""
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    for name, value in {
+        "KETABOT_HOME": tmp_path / "home",
+        "KETABOT_CONFIG": config,
+        "KETABOT_CORPUS": CORPUS,
+        "KETABOT_FEEDBACK_FILE": tmp_path / "feedback.jsonl",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    return tmp_path
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cli") / "home"
+@pytest.fixture
+def with_model(monkeypatch, embedder):
+    """Every embedder the CLI loads is the session's real model (loaded once, not per command)."""
+    monkeypatch.setattr("ketabot.bot.load_embedder", lambda model="": embedder)
+    monkeypatch.setattr("ketabot.ingest.load_embedder", lambda model="": embedder)
 
 
-def test_ask_builds_the_index_itself_and_answers_from_the_nmda_passages(home):
-    result = run(["ask", "--json", "How does ketamine work for nerve pain?"], home)
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    assert "No index yet" in result.stderr
-    reply = json.loads(result.stdout)
+@pytest.fixture
+def with_fake_model(monkeypatch, hash_embedder):
+    """Around the model (ingest bookkeeping, errors) meaning is not needed: a fast fake."""
+    monkeypatch.setattr("ketabot.bot.load_embedder", lambda model="": hash_embedder)
+    monkeypatch.setattr("ketabot.ingest.load_embedder", lambda model="": hash_embedder)
+
+
+@pytest.mark.slow
+def test_ask_builds_the_index_itself_and_answers_from_the_nmda_passages(
+    cli_env, with_model, capsys
+):
+    assert main(["ask", "--json", "How does ketamine work for nerve pain?"]) == 0
+    out, err = capsys.readouterr()
+    assert "No index yet" in err
+    reply = json.loads(out)
     assert reply["kind"] == "answer"
     assert 2 <= len(reply["citations"]) <= 5
     assert "NMDA" in reply["citations"][0]["quote"]
@@ -44,7 +57,8 @@ def test_ask_builds_the_index_itself_and_answers_from_the_nmda_passages(home):
     assert reply["disclaimer"].startswith("ketabot shares general education")
 
 
-def test_json_lines_from_standard_input_in_order(home):
+@pytest.mark.slow
+def test_json_lines_from_standard_input_in_order(cli_env, with_model, capsys, monkeypatch):
     questions = [
         "What is the capital of France?",
         "How much ketamine should I take?",
@@ -52,9 +66,9 @@ def test_json_lines_from_standard_input_in_order(home):
         "I can't breathe after my infusion",
         "Is ketamine addictive?",
     ]
-    result = run(["ask", "--json", "-"], home, stdin="\n".join(questions) + "\n")
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(questions) + "\n"))
+    assert main(["ask", "--json", "-"]) == 0
+    lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(questions)
     replies = [json.loads(line) for line in lines]
     assert [r["question"] for r in replies] == questions
@@ -72,31 +86,115 @@ def test_json_lines_from_standard_input_in_order(home):
             assert {"n", "doc_id", "title", "section", "chunk_id", "quote"} <= set(citation)
 
 
-def test_plain_ask_prints_a_readable_answer(home):
-    result = run(["ask", "What side effects can ketamine cause?"], home)
-    assert result.returncode == 0, result.stderr
-    assert "[1]" in result.stdout and "Sources:" in result.stdout
-    assert result.stdout.strip().endswith("call your local emergency number now.")
+@pytest.mark.slow
+def test_the_interactive_prompt_keeps_the_conversation(cli_env, with_model, capsys, monkeypatch):
+    # "and for my mother?" asks for a dose only together with the question before it.
+    typed = "How much ketamine should I take?\nand for my mother?\n\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(typed))
+    assert main(["ask", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "To quit: an empty line, Ctrl-D or Ctrl-C." in out
+    replies = [json.loads(line.split("you> ")[-1]) for line in out.splitlines() if "{" in line]
+    assert [(r["kind"], r["reason"]) for r in replies] == [("refusal", "dosing_advice")] * 2
+    assert main(["ask", "--json", "and for my mother?"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["reason"] != "dosing_advice"
 
 
-def test_ingest_reports_what_it_did_and_changes_nothing_the_second_time(home):
-    result = run(["ingest"], home)
-    assert result.returncode == 0, result.stderr
-    assert "5 documents, 83 chunks: 0 added, 83 unchanged, 0 removed" in result.stdout
+@pytest.mark.parametrize("ending", [EOFError, KeyboardInterrupt])
+def test_ctrl_d_and_ctrl_c_leave_the_prompt_quietly(
+    cli_env, with_fake_model, capsys, monkeypatch, ending
+):
+    def interrupted(prompt=""):
+        raise ending
+
+    monkeypatch.setattr("builtins.input", interrupted)
+    assert main(["ask"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
 
 
-def test_a_bad_corpus_file_is_named_without_a_stack_trace(tmp_path, home):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "corpus", corpus)
+@pytest.mark.slow
+def test_plain_ask_prints_a_readable_answer(cli_env, with_model, capsys):
+    assert main(["ask", "What side effects can ketamine cause?"]) == 0
+    out = capsys.readouterr().out
+    assert "[1]" in out and "Sources:" in out
+    assert out.strip().endswith("call your local emergency number now.")
+
+
+def test_ingest_reports_what_it_did_and_changes_nothing_the_second_time(
+    cli_env, with_fake_model, capsys
+):
+    assert main(["ingest"]) == 0
+    assert main(["ingest"]) == 0
+    second = capsys.readouterr().out.splitlines()[-1]
+    assert "5 documents, 83 chunks: 0 added, 83 unchanged, 0 removed" in second
+
+
+def test_a_bad_corpus_file_is_named_without_a_stack_trace(cli_env, with_fake_model, capsys):
+    assert main(["ingest"]) == 0
+    corpus = cli_env / "corpus"
+    shutil.copytree(CORPUS, corpus)
     (corpus / "99-broken.md").write_text("---\nid: [oops\n---\ntext\n")
-    result = run(["ingest", "--corpus", str(corpus)], home)
-    assert result.returncode == 2
-    assert "99-broken.md" in result.stderr and "not valid YAML" in result.stderr
+    capsys.readouterr()
+    assert main(["ingest", "--corpus", str(corpus)]) == 2
+    err = capsys.readouterr().err
+    assert "99-broken.md" in err and "not valid YAML" in err
+    assert main(["ingest"]) == 0
+    assert "0 added" in capsys.readouterr().out  # the index was not touched
+
+
+def test_a_bad_setting_is_reported_clearly(cli_env, capsys, monkeypatch):
+    monkeypatch.setenv("KETABOT_WEB__PORT", "not-a-port")
+    assert main(["ask", "hello"]) == 2
+    err = capsys.readouterr().err
+    assert "port" in err and "Traceback" not in err
+
+
+def test_eval_without_the_extra_says_how_to_install_it(cli_env, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ranx" else real(name, *a)
+    )
+    assert main(["eval"]) == 2
+    assert "pip install 'ketabot[eval]'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_real_process_answers_offline(tmp_path):
+    """One smoke test as a user runs it: the console script in a fresh process, sockets guarded."""
+    ketabot = Path(sys.executable).parent / "ketabot"
+    result = subprocess.run(
+        [str(ketabot), "ask", "--json", "Is ketamine addictive?"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=subprocess_env(KETABOT_HOME=str(tmp_path / "home")),
+    )
+    assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert "0 added" in run(["ingest"], home).stdout  # the index was not touched
+    reply = json.loads(result.stdout)
+    assert reply["kind"] == "answer" and reply["text"].endswith(reply["disclaimer"])
 
 
-def test_a_bad_setting_is_reported_clearly(home):
-    result = run(["ask", "hello"], home, KETABOT_PORT="not-a-port")
-    assert result.returncode == 2
-    assert "port" in result.stderr and "Traceback" not in result.stderr
+def test_serve_and_app_py_start_the_same_way_and_log_replies(cli_env, monkeypatch):
+    import logging
+    import runpy
+
+    started = []
+
+    def fake_serve(settings, say=print):
+        started.append((settings.web.port, logging.getLogger("ketabot").isEnabledFor(20)))
+
+    monkeypatch.setattr("ketabot.web.serve.serve", fake_serve)
+    # as in a fresh process, so that basicConfig applies; restored after the test
+    monkeypatch.setattr(logging.root, "handlers", [])
+    assert main(["serve", "--port", "7999"]) == 0
+    monkeypatch.setattr(logging.root, "handlers", [])
+    monkeypatch.setattr(sys, "argv", ["app.py", "--port", "7998"])
+    with pytest.raises(SystemExit) as finished:
+        runpy.run_path(str(ROOT / "app.py"), run_name="__main__")
+    assert finished.value.code == 0
+    assert started == [(7999, True), (7998, True)]

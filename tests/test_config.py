@@ -29,11 +29,11 @@ def test_the_clinic_file_is_read(tmp_path):
 
 def test_environment_overrides_the_file(tmp_path, monkeypatch):
     path = tmp_path / "ketabot.toml"
-    path.write_text("port = 8000\n" + CLINIC)
-    monkeypatch.setenv("KETABOT_PORT", "9000")
+    path.write_text("[web]\nport = 8000\n" + CLINIC)
+    monkeypatch.setenv("KETABOT_WEB__PORT", "9000")
     monkeypatch.setenv("KETABOT_CONFIG", str(path))
     settings = load_settings()
-    assert settings.port == 9000
+    assert settings.web.port == 9000
     assert settings.clinic.name == "Example Pain Clinic"
 
 
@@ -44,7 +44,8 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
         ('[clinic]\nwebsite = "example.org"\n', "clinic.website"),
         ('[clinic]\nemergency_number = "nine one one"\n', "clinic.emergency_number"),
         ('[clinic]\nfavourite_colour = "blue"\n', "clinic.favourite_colour"),
-        ("port = 99999\n", "port"),
+        ("[web]\nport = 99999\n", "web.port"),
+        ("port = 8000\n", "move it under [web]"),
         ("[clinic\nname = 'x'\n", "cannot read TOML"),
     ],
 )
@@ -62,8 +63,26 @@ def test_a_missing_config_file_named_explicitly_is_an_error(tmp_path):
 
 
 def test_every_setting_is_documented():
-    from ketabot.config import Clinic, Settings
+    from ketabot.config import Clinic, Input, Retrieval, Settings, Triage, Web
 
-    for model in (Settings, Clinic):
+    for model in (Settings, Clinic, Input, Retrieval, Triage, Web):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_the_shipped_preset_sets_every_tuned_threshold(tmp_path):
+    from ketabot.config import SHIPPED_PRESET
+
+    settings = load_settings(config=SHIPPED_PRESET)  # the preset is valid on its own too
+    assert settings.triage.emergency_floor > 0 and settings.retrieval.relevance_floor > 0
+
+
+def test_a_preset_overrides_the_shipped_thresholds_and_the_clinic_file_overrides_both(tmp_path):
+    preset = tmp_path / "tuned.toml"
+    preset.write_text("[triage]\ntopic_floor = 0.2\nemergency_floor = 0.6\n")
+    clinic = tmp_path / "ketabot.toml"
+    clinic.write_text("[triage]\ntopic_floor = 0.25\n")
+    settings = load_settings(config=clinic, preset=preset)
+    assert settings.triage.topic_floor == 0.25
+    assert settings.triage.emergency_floor == 0.6
+    assert settings.triage.refusal_floor == load_settings(config=clinic).triage.refusal_floor

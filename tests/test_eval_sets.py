@@ -7,7 +7,7 @@ import pytest
 from conftest import CORPUS, EVAL
 from ketabot.chunking import chunk_corpus
 from ketabot.corpus import load_corpus
-from ketabot.evaluation import EXPECTED, load_cases
+from ketabot.evaluation.cases import EXPECTED, load_cases
 
 
 @pytest.fixture(scope="module")

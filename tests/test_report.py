@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from ketabot import report
-from ketabot.evaluation import Rate
+from ketabot.evaluation import report
+from ketabot.evaluation.metrics import Rate
 
 pytestmark = pytest.mark.slow
 
@@ -11,11 +11,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def runs(eval_outcomes, sources, bot, settings):
     from conftest import EVAL
-    from ketabot.baseline import Baseline
     from ketabot.corpus import load_corpus
-    from ketabot.evaluation import load_cases
+    from ketabot.evaluation.baseline import Baseline
+    from ketabot.evaluation.cases import load_cases
+    from ketabot.evaluation.runner import run
 
-    baseline = Baseline(load_corpus(settings.corpus), bot.embedder).run(load_cases(EVAL))
+    baseline = run(Baseline(load_corpus(settings.corpus), bot.embedder), load_cases(EVAL))
     return [
         report.Run.measure("ketabot", eval_outcomes, sources),
         report.Run.measure("baseline", baseline, sources),
@@ -63,7 +64,7 @@ def test_wilson_intervals():
 
 
 def test_a_floor_on_an_empty_split_is_reported_not_passed(runs):
-    from ketabot.evaluation import check_floors
+    from ketabot.evaluation.metrics import check_floors
 
     missed = check_floors(runs[0].metrics, {"probe": {"over_refusal_max": 0.0}})
     assert missed == ["probe over_refusal_max: no cases to measure (a floor that cannot fail)"]

@@ -1,9 +1,7 @@
 import pytest
 
 from conftest import make_settings
-from ketabot.evaluation import first_relevant_rank
 from ketabot.retrieval import LexicalIndex, fuse, is_answerable
-from ketabot.safety import normalize
 from ketabot.types import Chunk
 
 
@@ -12,7 +10,7 @@ def _chunk(i: int, text: str) -> Chunk:
 
 
 def test_convex_fusion_blends_similarity_and_bm25(tmp_path):
-    s = make_settings(tmp_path, dense_weight=0.5)
+    s = make_settings(tmp_path, retrieval={"dense_weight": 0.5})
     a, b, c = _chunk(1, "a"), _chunk(2, "b"), _chunk(3, "c")
     similarity = {"d:1": 0.9, "d:2": 0.5, "d:3": 0.2}
     passages = fuse([(a, 0.9), (b, 0.5)], [(c, 4.0), (b, 2.0)], similarity, s)
@@ -23,7 +21,7 @@ def test_convex_fusion_blends_similarity_and_bm25(tmp_path):
 
 
 def test_rrf_fusion_adds_reciprocal_ranks(tmp_path):
-    s = make_settings(tmp_path, fusion="rrf", rrf_k=60)
+    s = make_settings(tmp_path, retrieval={"fusion": "rrf", "rrf_k": 60})
     a, b = _chunk(1, "a"), _chunk(2, "b")
     passages = fuse([(a, 0.9), (b, 0.5)], [(b, 3.0)], {"d:1": 0.9, "d:2": 0.5}, s)
     assert passages[0].chunk.id == "d:2"
@@ -45,7 +43,7 @@ def test_bm25_finds_exact_rare_terms():
 
 
 def test_the_relevance_floor_needs_meaning_and_coverage(tmp_path):
-    s = make_settings(tmp_path, relevance_floor=0.34, coverage_ceiling=0.6)
+    s = make_settings(tmp_path, retrieval={"relevance_floor": 0.34, "coverage_ceiling": 0.6})
     assert is_answerable(0.70, 0.0, s)
     assert not is_answerable(0.20, 0.0, s)
     assert not is_answerable(0.70, 1.0, s)
@@ -67,19 +65,9 @@ def test_exact_terms_and_paraphrases_find_their_passage(bot, question, phrase):
 
 
 @pytest.mark.slow
-def test_recall_at_3_on_the_labelled_patient_questions(eval_outcomes):
-    labelled = [o for o in eval_outcomes if o.case.passages]
-    assert len(labelled) >= 25
-    # Measured 0.875 over all 40 (tune 0.867, holdout 0.889); a drop below 0.8 is a regression.
-    hits = [o for o in labelled if (r := first_relevant_rank(o.ranking, o.relevant)) and r <= 3]
-    assert len(hits) / len(labelled) >= 0.80
-
-
-@pytest.mark.slow
 def test_off_topic_and_uncovered_questions_are_not_answerable(bot):
     for question in ["What is the capital of France?", "What are ketamine troches?"]:
-        q = normalize(question)
-        found = bot.retriever.search(q, bot.embedder.embed([q])[0])
+        found = bot.retriever.search(bot.query(question))
         assert not found.answerable, question
 
 

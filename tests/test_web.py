@@ -5,7 +5,7 @@ import urllib.request
 import pytest
 
 from ketabot.types import Citation, Disclaimer, Kind, Reply
-from ketabot.web import render
+from ketabot.web.render import render
 
 
 def _answer() -> Reply:

@@ -19,7 +19,7 @@ import numpy as np
 from ketabot.chunking import sentence_key
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
-from ketabot.safety import is_instruction, states_dose
+from ketabot.safety.rules import is_instruction, states_dose
 from ketabot.text import is_complete_sentence, sentence_spans, words
 from ketabot.types import Chunk, Citation, Disclaimer, Kind, Passage, Reply
 
@@ -94,7 +94,7 @@ class Composer:
         vectors = self._sentence_vectors(spans, stored)
         similarity = vectors @ question_vector
         top = max(p.relevance for p in passages) or 1.0
-        w = self.settings.passage_weight
+        w = self.settings.retrieval.passage_weight
         return [
             # A sentence alone can echo the question without answering it ("To understand how
             # ketamine works, ..."); weighing in how well its whole passage matched prefers
@@ -127,20 +127,20 @@ class Composer:
     def select(self, candidates: Sequence[Candidate]) -> list[Quote]:
         """The best few non-overlapping, non-duplicate quotes within the length budget."""
         ranked = sorted(candidates, key=lambda c: -c.score)
-        if not ranked or ranked[0].score < self.settings.sentence_floor:
+        if not ranked or ranked[0].score < self.settings.retrieval.sentence_floor:
             return []
-        best, window = ranked[0].score, self.settings.quote_window
+        best, window = ranked[0].score, self.settings.retrieval.quote_window
         # Quotes must be nearly as good as the best one: a focused answer of two or three
         # strong quotes reads better than five whose last two wander off. A second quote is
         # allowed a wider window, because one quote alone rarely answers a patient's question.
         chosen: list[Quote] = []
         vectors: list[np.ndarray] = []
-        budget = self.settings.max_quote_chars
+        budget = self.settings.retrieval.max_quote_chars
         by_position = {(c.chunk.id, c.index): c for c in candidates}
         for cand in ranked:
             floor = best - (window if len(chosen) != 1 else 2 * window)
-            if len(chosen) >= self.settings.max_quotes or cand.score < max(
-                floor, self.settings.sentence_floor
+            if len(chosen) >= self.settings.retrieval.max_quotes or cand.score < max(
+                floor, self.settings.retrieval.sentence_floor
             ):
                 break
             quote, vector = _with_context(cand, by_position)
@@ -155,15 +155,10 @@ class Composer:
         return chosen
 
     def compose(
-        self,
-        question: str,
-        question_vector: np.ndarray,
-        passages: Sequence[Passage],
-        disclaimer: Disclaimer,
-        stored: SentenceVectors | None = None,
+        self, question: str, candidates: Sequence[Candidate], disclaimer: Disclaimer
     ) -> Reply | None:
-        """The answer, or ``None`` when no sentence is relevant enough to quote."""
-        quotes = self.select(self.candidates(question_vector, passages, stored))
+        """The answer from scored candidates, or ``None`` when none is relevant enough."""
+        quotes = self.select(candidates)
         if not quotes:
             return None
         citations = tuple(

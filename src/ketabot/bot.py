@@ -1,38 +1,66 @@
-"""The Bot: input check -> safety triage -> retrieval -> composed answer.
+"""The Bot: question -> :class:`Query` -> triage -> retrieval -> reply.
 
-The model and the index load once, when the bot is built (or on the first
-question); every later question reuses them.
+There is one path. ``ask`` builds the query once, ``trace`` records what the
+triage and the retriever observed, and :func:`route` decides the kind of reply
+from a trace; evaluation and tuning use the same three steps, so they measure
+and tune exactly what patients get. The model and the index load once.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import threading
 import time
-import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from ketabot.answer import Composer
+from ketabot.answer import Candidate, Composer
 from ketabot.config import Settings, load_settings
 from ketabot.embeddings import Embedder, load_embedder
+from ketabot.errors import IndexMissingError
 from ketabot.index import Index, connect
-from ketabot.replies import EMPTY, INTERNAL, TOO_LONG, UNREADABLE, Replies
-from ketabot.retrieval import Retrieval, Retriever
-from ketabot.safety import Signals, Triage, decide, is_follow_up, normalize
+from ketabot.query import History, build_query
+from ketabot.replies import Replies
+from ketabot.retrieval import Retrieval, Retriever, is_answerable
+from ketabot.safety import Signals, Triage, decide
 from ketabot.timing import stage
-from ketabot.types import Kind, Passage, Reply, Turn, Verdict
+from ketabot.types import Kind, Passage, Query, Reason, Reply, Verdict
 
 log = logging.getLogger("ketabot")
 
-History = Iterable[str | Turn | Mapping[str, Any]]
-_TAG = re.compile(r"<[^<>]{0,500}>")
-_SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+
+@dataclass(frozen=True)
+class Trace:
+    """One question's way through the bot, before the reply is written."""
+
+    query: Query
+    signals: Signals
+    verdict: Verdict
+    retrieval: Retrieval | None
+    candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def best_sentence(self) -> float:
+        """The best quotable sentence's score, or 0 when none was scored."""
+        return max((c.score for c in self.candidates), default=0.0)
+
+
+def route(trace: Trace, settings: Settings) -> Kind:
+    """The kind of reply a traced question gets under ``settings``.
+
+    The one routing rule: ``Bot.ask`` applies it with the bot's settings, tuning with
+    each candidate setting, so a sweep cannot drift from what the bot really does.
+    """
+    verdict = decide(trace.signals, settings)
+    if verdict.kind is not Kind.ANSWER:
+        return verdict.kind
+    found = trace.retrieval
+    if found is None or not is_answerable(found.best_similarity, found.uncovered, settings):
+        return Kind.NOT_FOUND
+    if trace.best_sentence < settings.retrieval.sentence_floor:
+        return Kind.NOT_FOUND
+    return Kind.ANSWER
 
 
 class Bot:
@@ -50,6 +78,21 @@ class Bot:
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def ready(cls, settings: Settings, say: Callable[[str], None] = print) -> Bot:
+        """A bot with its index open; builds the index first when there is none."""
+        from ketabot.ingest import ingest
+
+        bot = cls(settings)
+        try:
+            bot.retriever  # noqa: B018  (opens the index now, not on the first question)
+        except IndexMissingError:
+            say(f"No index yet: building it from {settings.corpus} (once).")
+            ingest(settings, embedder=bot.embedder)
+            bot.reload()
+            bot.retriever  # noqa: B018
+        return bot
+
     @property
     def retriever(self) -> Retriever:
         """Hybrid search over the active index, opened on first use."""
@@ -65,19 +108,29 @@ class Bot:
         with self._lock:
             self._retriever = None
 
-    def ask(self, question: str, history: History | None = None) -> Reply:
+    def query(self, question: object, history: History | None = None) -> Query:
+        """``question`` after ``history`` as the one value every stage reads."""
+        return build_query(
+            question,
+            history,
+            self.embedder,
+            max_chars=self.settings.input.max_question_chars,
+            max_turns=self.settings.input.max_history_turns,
+        )
+
+    def ask(self, question: object, history: History | None = None) -> Reply:
         """The reply to ``question``; ``history`` holds earlier turns, oldest first."""
         started = time.perf_counter()
-        text, problem = check_question(question, self.settings.max_question_chars)
-        if problem:
-            reply = self.replies.error(_echo(question, self.settings.max_question_chars), problem)
+        query = self.query(question, history)
+        if query.problem is not None:
+            reply = self.replies.error(query.question, query.problem)
         else:
-            reply = self._answer(text, user_turns(history, self.settings.max_history_turns))
+            reply = self.reply(self.trace(query))
         # Only the shape of the reply is logged: patients type their own health details.
         log.info(
             "reply kind=%s reason=%s citations=%d ms=%.0f",
             reply.kind.value,
-            reply.reason,
+            reply.reason.value if reply.reason else None,
             len(reply.citations),
             (time.perf_counter() - started) * 1000,
         )
@@ -85,56 +138,42 @@ class Bot:
 
     def search(self, question: str, limit: int = 10) -> list[Passage]:
         """The ranked passages the bot would read for ``question`` (for evaluation)."""
-        text, _ = check_question(question, self.settings.max_question_chars)
-        normalized = normalize(text)
-        vector = self.embedder.embed([normalized])[0]
-        return list(self.retriever.search(normalized, vector, limit=limit).passages)
+        return list(self.retriever.search(self.query(question), limit=limit).passages)
 
-    def trace(self, text: str, prior: list[str], *, always_retrieve: bool = False) -> Trace:
-        """What the triage and the retriever observed for one checked question."""
-        with stage("embedding"):
-            vector = self.embedder.embed([normalize(text)])[0]
+    def trace(self, query: Query, *, always_retrieve: bool = False) -> Trace:
+        """What the triage and the retriever observed for ``query``.
+
+        ``always_retrieve`` searches and scores sentences even when the triage has decided,
+        so tuning can replay the question under other thresholds.
+        """
         with stage("triage"):
-            signals = self.triage.signals(text, prior, vector)
+            signals = self.triage.signals(query)
             verdict = decide(signals, self.settings)
         if not always_retrieve and verdict.kind is not Kind.ANSWER:
-            return Trace(text, vector, signals, verdict, None)
-        query = text
-        if prior and is_follow_up(text):
-            # "what about its side effects?" is searched together with the question it follows.
-            query = f"{prior[-1]} {text}"
-            with stage("embedding"):
-                vector = self.embedder.embed([normalize(query)])[0]
-        return Trace(
-            text, vector, signals, verdict, self.retriever.search(normalize(query), vector)
-        )
-
-    def _answer(self, text: str, prior: list[str]) -> Reply:
-        trace = self.trace(text, prior)
-        if trace.verdict.kind is not Kind.ANSWER or trace.retrieval is None:
-            return self.replies.for_verdict(text, trace.verdict)
-        reply = None
-        if trace.retrieval.answerable:
+            return Trace(query, signals, verdict, None)
+        retriever = self.retriever
+        found = retriever.search(query)
+        candidates: tuple[Candidate, ...] = ()
+        if always_retrieve or found.answerable:
             with stage("composition"):
-                reply = self.composer.compose(
-                    text,
-                    trace.vector,
-                    trace.retrieval.passages,
-                    self.replies.disclaimer,
-                    self.retriever.snapshot.sentence_vectors,
+                candidates = tuple(
+                    self.composer.candidates(
+                        query.search_vector, found.passages, retriever.sentence_vectors
+                    )
                 )
-        return reply or self.replies.not_found(text)
+        return Trace(query, signals, verdict, found, candidates)
 
-
-@dataclass(frozen=True)
-class Trace:
-    """One question's way through the bot, before the reply is written."""
-
-    text: str
-    vector: np.ndarray
-    signals: Signals
-    verdict: Verdict
-    retrieval: Retrieval | None
+    def reply(self, trace: Trace) -> Reply:
+        """The reply for a traced question."""
+        kind = route(trace, self.settings)
+        text = trace.query.text
+        if kind is Kind.ANSWER:
+            with stage("composition"):
+                answer = self.composer.compose(text, trace.candidates, self.replies.disclaimer)
+            return answer or self.replies.not_found(text)
+        if kind is Kind.NOT_FOUND:
+            return self.replies.not_found(text)
+        return self.replies.for_verdict(text, trace.verdict)
 
 
 def safe_ask(bot: Bot, question: Any, history: History | None = None) -> Reply:
@@ -147,52 +186,6 @@ def safe_ask(bot: Bot, question: Any, history: History | None = None) -> Reply:
         return bot.ask(question, history)
     except Exception as exc:  # the edge: anything unexpected becomes a friendly reply
         log.error("internal error while answering: %s", type(exc).__name__)
-        return bot.replies.error(question if isinstance(question, str) else "", INTERNAL)
-
-
-def check_question(question: object, max_chars: int) -> tuple[str, str | None]:
-    """The question as plain text, or the reason it cannot be answered."""
-    if isinstance(question, bytes):
-        try:
-            question = question.decode("utf-8")
-        except UnicodeDecodeError:
-            return "", UNREADABLE
-    if not isinstance(question, str):
-        return "", UNREADABLE
-    controls = sum(
-        1
-        for ch in question
-        if unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in "\n\r\t"
-    )
-    if "\x00" in question or "\ufffd" in question or controls > max(2, len(question) // 20):
-        return "", UNREADABLE
-    if len(question) > max_chars:
-        return "", TOO_LONG
-    text = html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", question)))
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    text = " ".join(text.split())
-    if not any(ch.isalnum() for ch in text):
-        return "", EMPTY
-    return text, None
-
-
-def user_turns(history: History | None, limit: int) -> list[str]:
-    """The user's earlier questions from any supported history shape, oldest first."""
-    turns: list[str] = []
-    for item in history or ():
-        if isinstance(item, str):
-            turns.append(item)
-        elif isinstance(item, Turn):
-            turns.append(item.question)
-        elif isinstance(item, Mapping) and item.get("role") == "user":
-            content = item.get("content")
-            if isinstance(content, str):
-                turns.append(content)
-    cleaned = [check_question(t, 10_000)[0] for t in turns]
-    return [t for t in cleaned if t][-limit:] if limit else []
-
-
-def _echo(question: object, max_chars: int) -> str:
-    if not isinstance(question, str):
-        return ""
-    return question if len(question) <= max_chars else question[:max_chars] + "…"
+        return bot.replies.error(
+            question if isinstance(question, str) else "", Reason.INTERNAL_ERROR
+        )

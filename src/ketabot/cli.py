@@ -1,7 +1,7 @@
-"""The ``ketabot`` command: ingest, ask, eval (and serve, feedback, bench).
+"""The ``ketabot`` command: ingest, ask, serve, feedback, and the maintainer's eval and bench.
 
 This is an edge: ketabot's exceptions become short messages that say what
-to do next, never stack traces.
+to do next, never stack traces. ``python app.py`` is ``ketabot serve``.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ketabot.config import Settings, load_settings
-from ketabot.errors import IndexMissingError, KetabotError
+from ketabot.errors import KetabotError
 
 if TYPE_CHECKING:
     from ketabot.bot import Bot
-    from ketabot.embeddings import Embedder
-    from ketabot.types import IngestReport
+    from ketabot.types import Reply
 
 log = logging.getLogger("ketabot")
 
@@ -30,10 +29,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = _parser()
     args = parser.parse_args(argv)
+    # A server logs one line per reply (its shape only, never the question).
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if args.verbose or args.command == "serve" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Gradio's HTTP client and uvicorn would log every request (with the client's address).
+    for noisy in ("httpx", "uvicorn.access", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings(**_overrides(args))
         result: int = args.func(args, settings)
@@ -66,14 +69,20 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", type=Path, default=Path("corpus"), help="folder to write to")
     convert.set_defaults(func=cmd_convert)
 
-    ask = commands.add_parser("ask", help="ask a question ('-' reads one per line from stdin)")
-    ask.add_argument("question", nargs="?", help="the question, or - for standard input")
+    ask = commands.add_parser(
+        "ask", help="ask a question ('-' reads one per line from stdin; none: a prompt)"
+    )
+    ask.add_argument(
+        "question", nargs="?", help="the question, - for standard input, or none for a prompt"
+    )
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.set_defaults(func=cmd_ask)
 
     serve = commands.add_parser("serve", help="serve the chat page (same as python app.py)")
-    serve.add_argument("--host", help="address to listen on (KETABOT_HOST)")
-    serve.add_argument("--port", type=int, help="port (KETABOT_PORT)")
+    serve.add_argument("--host", help="address to listen on (KETABOT_WEB__HOST)")
+    serve.add_argument("--port", type=int, help="port (KETABOT_WEB__PORT)")
+    # Also after the command, as `python app.py --config FILE` has always taken it.
+    serve.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     feedback = commands.add_parser("feedback", help="summarise the patients' feedback file")
@@ -89,7 +98,9 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="evaluate on the labelled sets in eval/")
     evaluate.add_argument("--eval-dir", type=Path, default=Path("eval"))
-    evaluate.add_argument("--tune", action="store_true", help="choose thresholds on the tune split")
+    evaluate.add_argument(
+        "--tune", action="store_true", help="choose thresholds on the tune split, write a preset"
+    )
     evaluate.add_argument(
         "--check", action="store_true", help="exit 1 when a floor in eval/floors.toml is missed"
     )
@@ -108,45 +119,34 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["config"] = args.config
     if getattr(args, "corpus", None):
         overrides["corpus"] = args.corpus
-    for name in ("host", "port"):
-        if getattr(args, name, None) is not None:
-            overrides[name] = getattr(args, name)
+    web = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
+    if web:
+        overrides["web"] = web
     return overrides
 
 
 # ---------------------------------------------------------------- ingest
 
 
-def ingest(
-    settings: Settings,
-    *,
-    rebuild: bool = False,
-    quiet: bool = False,
-    embedder: Embedder | None = None,
-) -> IngestReport:
-    """Load, chunk and index the corpus, with a progress bar on standard error."""
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot ingest``, with a progress bar on standard error."""
     from tqdm import tqdm
 
-    from ketabot.chunking import chunk_corpus
-    from ketabot.corpus import load_corpus
-    from ketabot.embeddings import load_embedder
-    from ketabot.index import Index, connect
+    from ketabot.ingest import ingest
 
-    documents = load_corpus(settings.corpus)
-    chunks = chunk_corpus(documents)
-    embedder = embedder or load_embedder(settings.embed_model)
-    index = Index(connect(settings), settings.collection)
-    with tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=quiet) as bar:
-        report = index.sync(chunks, embedder, rebuild=rebuild, progress=bar.update)
-    return report
-
-
-def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    """``ketabot ingest``."""
-    report = ingest(settings, rebuild=args.rebuild)
+    with tqdm(desc="embedding", unit="chunk", disable=not sys.stderr.isatty()) as bar:
+        report = ingest(settings, rebuild=args.rebuild, progress=bar.update, total=_total(bar))
     where = settings.chroma_url or settings.home
     print(f"Indexed {settings.corpus} into {where}: {report.summary()}")
     return 0
+
+
+def _total(bar: Any) -> Callable[[int], None]:
+    def set_total(count: int) -> None:
+        bar.total = count
+        bar.refresh()
+
+    return set_total
 
 
 def cmd_convert(args: argparse.Namespace, settings: Settings) -> int:
@@ -171,28 +171,17 @@ def open_bot(settings: Settings) -> Bot:
     """A ready bot; builds the index first when there is none, so a new user just asks."""
     from ketabot.bot import Bot
 
-    bot = Bot(settings)
-    try:
-        bot.retriever  # noqa: B018  (opens the index now, not on the first question)
-    except IndexMissingError:
-        print(f"No index yet: building it from {settings.corpus} (once).", file=sys.stderr)
-        ingest(settings, quiet=not sys.stderr.isatty(), embedder=bot.embedder)
-        bot.reload()
-        bot.retriever  # noqa: B018
-    return bot
+    return Bot.ready(settings, say=_say)
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    """``ketabot ask``: one question, or one per line from standard input."""
-    if args.question is None:
-        print(
-            "ketabot: give a question, or - to read questions from standard input", file=sys.stderr
-        )
-        return 2
+    """``ketabot ask``: one question, one per line from standard input, or a prompt."""
     from ketabot.bot import safe_ask
 
     bot = open_bot(settings)
     write = _json_line if args.json else _text
+    if args.question is None:
+        return _interactive(bot, write)
     if args.question == "-":
         for line in sys.stdin:
             write(safe_ask(bot, line.rstrip("\r\n")))
@@ -201,16 +190,20 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _interactive(bot: Bot, write: Callable[[Any], None]) -> int:
-    """A prompt loop for people at a terminal; earlier questions count as history."""
+def _interactive(bot: Bot, write: Callable[[Reply], None]) -> int:
+    """A prompt for people at a terminal; earlier questions count as the conversation."""
     from ketabot.bot import safe_ask
 
-    print("Ask about ketamine treatment for nerve pain. Ctrl-D (or an empty line) to quit.")
+    print(
+        "Ask about ketamine treatment for nerve pain; follow-up questions remember the "
+        "conversation.\nTo quit: an empty line, Ctrl-D or Ctrl-C."
+    )
     history: list[str] = []
     while True:
         try:
             question = input("\nyou> ").strip()
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):
+            print()
             break
         if not question:
             break
@@ -219,12 +212,16 @@ def _interactive(bot: Bot, write: Callable[[Any], None]) -> int:
     return 0
 
 
-def _json_line(reply: Any) -> None:
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _json_line(reply: Reply) -> None:
     sys.stdout.write(json.dumps(reply.to_json(), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
-def _text(reply: Any) -> None:
+def _text(reply: Reply) -> None:
     print(reply.text)
     print()
     sys.stdout.flush()
@@ -234,13 +231,11 @@ def _text(reply: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """``ketabot serve``: the chat page, exactly as ``python app.py`` starts it."""
-    from ketabot.web_main import main as serve
+    """``ketabot serve`` (and ``python app.py``): the chat page until interrupted."""
+    from ketabot.web.serve import serve
 
-    argv = [f"--{k}={v}" for k in ("host", "port") if (v := getattr(args, k)) is not None]
-    if args.config:
-        argv.append(f"--config={args.config}")
-    return serve(argv)
+    serve(settings, say=lambda message: print(message, flush=True))
+    return 0
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
@@ -262,18 +257,22 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """``ketabot bench``: print the speed and scale tables and write bench.json."""
-    from ketabot import bench, evaluation
+    from ketabot import evaluation
+
+    evaluation.require("bench")
+    from ketabot.evaluation import bench
+    from ketabot.evaluation.cases import load_cases
     from ketabot.types import Kind
 
     bot = open_bot(settings)
     # Education questions go through every stage; refusals stop after the triage.
     questions = [
         c.question
-        for c in evaluation.load_cases(Path("eval"))
+        for c in load_cases(Path("eval"))
         if c.expected_kind is Kind.ANSWER and not c.history
     ]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    result = bench.run(settings, bot, questions, sizes, say=lambda m: print(m, file=sys.stderr))
+    result = bench.run(settings, bot, questions, sizes, say=_say)
     bench.write(result, args.out)
     print(bench.table(result))
     print(f"\nWritten to {args.out}")
@@ -286,24 +285,29 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``ketabot eval``: metrics per split, or ``--tune`` to choose thresholds."""
     from ketabot import evaluation
-    from ketabot.report import Run, text_summary
 
-    cases = evaluation.load_cases(args.eval_dir)
+    evaluation.require("eval")
+    from ketabot.evaluation.cases import load_cases, source_texts
+    from ketabot.evaluation.metrics import failures
+    from ketabot.evaluation.report import Run, text_summary
+    from ketabot.evaluation.runner import run, run_bot
+
+    cases = load_cases(args.eval_dir)
     bot = open_bot(settings)
     if args.tune:
-        return _tune(bot, cases, settings)
+        return _tune(bot, cases, settings, args.out or Path(".ketabot"))
     started = time.perf_counter()
-    sources = evaluation.source_texts(settings.corpus)
-    runs = [Run.measure("ketabot", evaluation.run(bot, cases), sources)]
+    sources = source_texts(settings.corpus)
+    runs = [Run.measure("ketabot", run_bot(bot, cases), sources)]
     if args.baseline:
-        from ketabot.baseline import Baseline
         from ketabot.corpus import load_corpus
+        from ketabot.evaluation.baseline import Baseline
 
         baseline = Baseline(load_corpus(settings.corpus), bot.embedder)
-        runs.append(Run.measure("baseline", baseline.run(cases), sources))
+        runs.append(Run.measure("baseline", run(baseline, cases), sources))
     for m in runs[0].metrics.values():
         print("\n" + text_summary(m))
-    for outcome in evaluation.failures(runs[0].outcomes):
+    for outcome in failures(runs[0].outcomes):
         case, reply = outcome.case, outcome.reply
         print(
             f"FAIL [{case.split}] {case.id} {case.category}: expected "
@@ -318,7 +322,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _write_report(runs: list[Any], args: argparse.Namespace) -> Path:
-    from ketabot import report
+    from ketabot.evaluation import report
 
     folder = args.out or args.eval_dir / "reports"
     comparison = ""
@@ -330,12 +334,10 @@ def _write_report(runs: list[Any], args: argparse.Namespace) -> Path:
 
 
 def _check(metrics: dict[str, Any], floors_path: Path) -> int:
-    import tomllib
+    from ketabot.evaluation.metrics import check_floors, read_floors
 
-    from ketabot import evaluation
-
-    floors = tomllib.loads(floors_path.read_text(encoding="utf-8"))
-    missed = evaluation.check_floors(metrics, floors)
+    floors = read_floors(floors_path)
+    missed = check_floors(metrics, floors)
     for line in missed:
         print(f"FLOOR MISSED: {line}")
     count = sum(len(v) for v in floors.values())
@@ -343,20 +345,25 @@ def _check(metrics: dict[str, Any], floors_path: Path) -> int:
     return 1 if missed else 0
 
 
-def _tune(bot: Bot, cases: list[Any], settings: Settings) -> int:
-    from ketabot import tuning
+def _tune(bot: Bot, cases: list[Any], settings: Settings, folder: Path) -> int:
+    from ketabot.evaluation import tuning
 
     tune_cases = [c for c in cases if c.split == "tune"]
-    traced = tuning.trace_cases(bot, tune_cases)
-    choices = tuning.tune(traced, settings)
-    print(f"Tuned on {len(tune_cases)} cases of the tune split (the holdout split is not read).")
+    choices = tuning.tune(tuning.trace_cases(bot, tune_cases), settings)
+    print(f"Tuned on {len(tune_cases)} cases of the tune split (no other split is read).")
     for name, choice in choices:
         values = ", ".join(f"{k} = {v:g}" for k, v in choice.values.items())
         print(
             f"  {name}: {values}  ->  {choice.correct}/{choice.total} right "
             f"({choice.ties} settings tied)"
         )
-    print("Put these values in ketabot/config.py (or ketabot.toml) and run `ketabot eval`.")
+    folder.mkdir(parents=True, exist_ok=True)
+    preset = folder / "tuned.toml"
+    preset.write_text(tuning.preset_toml(choices, len(tune_cases)), encoding="utf-8")
+    print(
+        f"Wrote {preset}. Try it with KETABOT_PRESET={preset} ketabot eval; to ship it, copy it "
+        "over src/ketabot/presets/default.toml."
+    )
     return 0
 
 

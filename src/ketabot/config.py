@@ -26,6 +26,8 @@ from pydantic_settings import (
 from ketabot.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("ketabot.toml")
+# The thresholds chosen on the tuning split (`ketabot eval --tune` writes a file like it).
+SHIPPED_PRESET = Path(__file__).parent / "presets" / "default.toml"
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{1,24}$")
 
@@ -114,35 +116,20 @@ class Clinic(BaseModel):
         return self.name or (f"call {self.phone}" if self.phone else "")
 
 
-class Settings(BaseSettings):
-    """ketabot's settings; each can be set as ``KETABOT_<NAME>`` or in ``ketabot.toml``."""
+class Input(BaseModel):
+    """Limits on what a question may be (``[input]``)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="KETABOT_", env_nested_delimiter="__", extra="forbid", validate_default=True
-    )
+    model_config = ConfigDict(extra="forbid")
 
-    config: Path | None = Field(None, description="Clinic config file (TOML).")
-    home: Path = Field(Path(".ketabot"), description="Folder for the embedded index.")
-    corpus: Path = Field(Path("corpus"), description="Folder of source documents.")
-    embed_model: str = Field(
-        "", description="Embedding model folder or name; empty means the bundled MiniLM."
-    )
-    chroma_url: str | None = Field(
-        None, description="Chroma server (http://HOST:PORT); unset means embedded."
-    )
-    collection: str = Field("ketabot", description="Chroma collection name prefix.")
-    host: str = Field("127.0.0.1", description="Web server address.")
-    port: int = Field(7860, ge=1, le=65535, description="Web server port.")
-    root_path: str = Field("", description="Path prefix when served behind a reverse proxy.")
-    feedback_file: Path = Field(
-        Path(".ketabot/feedback.jsonl"), description="Where feedback is stored."
-    )
     max_question_chars: int = Field(1000, ge=50, description="Longest question accepted.")
     max_history_turns: int = Field(6, ge=0, description="Earlier turns used for follow-ups.")
-    queue_size: int = Field(64, ge=1, description="Requests allowed to wait in the web queue.")
-    concurrency: int = Field(2, ge=1, description="Requests answered at once by the web app.")
 
-    # Retrieval and composition. Values chosen on the tuning split (ketabot eval --tune).
+
+class Retrieval(BaseModel):
+    """Search and quoting (``[retrieval]``); the floors come from the tuning preset."""
+
+    model_config = ConfigDict(extra="forbid")
+
     candidates: int = Field(20, ge=1, description="Dense and lexical candidates before fusion.")
     lexical_numba_from: int = Field(
         20_000, ge=1, description="From this many chunks, BM25 runs compiled (numba)."
@@ -156,12 +143,12 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     passages: int = Field(6, ge=1, description="Fused passages the composer reads.")
     relevance_floor: float = Field(
-        0.34, description="Below this best cosine similarity the sources do not answer."
+        description="Below this best cosine similarity the sources do not answer (tuned)."
     )
     coverage_ceiling: float = Field(
-        0.6, description="Above this share of unknown question terms the sources do not answer."
+        description="Above this share of unknown question terms the sources do not answer (tuned)."
     )
-    sentence_floor: float = Field(0.30, description="Least relevance for a sentence to be quoted.")
+    sentence_floor: float = Field(description="Least relevance for a sentence to be quoted.")
     passage_weight: float = Field(
         0.6, ge=0, le=1, description="Weight of the passage's relevance in a sentence's score."
     )
@@ -171,23 +158,71 @@ class Settings(BaseSettings):
     max_quotes: int = Field(5, ge=1, le=8, description="Most quotes in one answer.")
     max_quote_chars: int = Field(900, ge=200, description="Most quoted characters per answer.")
 
-    # Safety triage. Values chosen on the tuning split (ketabot eval --tune).
-    triage_margin: float = Field(
-        0.10, description="How much closer to a refusal exemplar than to an education one."
+
+class Triage(BaseModel):
+    """The semantic safety backstops (``[triage]``); every value comes from the tuning preset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refusal_floor: float = Field(
+        description="Least similarity to a dosing or illicit exemplar for it to count."
     )
-    triage_floor: float = Field(
-        0.50, description="Least similarity to a refusal exemplar for it to count."
+    refusal_margin: float = Field(
+        description="How much closer to a refusal exemplar than to an education one."
     )
     emergency_floor: float = Field(
-        0.55, description="Least similarity to an emergency exemplar for it to count."
+        description="Least similarity to an emergency exemplar for it to count."
     )
     emergency_margin: float = Field(
-        0.02, description="How much closer to an emergency exemplar than to an education one."
+        description="How much closer to an emergency exemplar than to an education one."
     )
     topic_floor: float = Field(
-        0.30, description="Below this similarity to the topic the question is off-topic."
+        description="Below this similarity to the topic the question is off-topic."
     )
 
+
+class Web(BaseModel):
+    """The chat page's server (``[web]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Web server address.")
+    port: int = Field(7860, ge=1, le=65535, description="Web server port.")
+    root_path: str = Field("", description="Path prefix when served behind a reverse proxy.")
+    queue_size: int = Field(64, ge=1, description="Requests allowed to wait in the web queue.")
+    concurrency: int = Field(2, ge=1, description="Requests answered at once by the web app.")
+
+
+class Settings(BaseSettings):
+    """ketabot's settings: ``KETABOT_<NAME>``, ``KETABOT_<SECTION>__<NAME>`` or ``ketabot.toml``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KETABOT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    config: Path | None = Field(None, description="Clinic config file (TOML).")
+    preset: Path | None = Field(
+        None,
+        description="A tuning preset (TOML, as written by `ketabot eval --tune`) that overrides "
+        "the shipped one.",
+    )
+    home: Path = Field(Path(".ketabot"), description="Folder for the embedded index.")
+    corpus: Path = Field(Path("corpus"), description="Folder of source documents.")
+    embed_model: str = Field(
+        "", description="Embedding model folder or name; empty means the bundled MiniLM."
+    )
+    chroma_url: str | None = Field(
+        None, description="Chroma server (http://HOST:PORT); unset means embedded."
+    )
+    collection: str = Field("ketabot", description="Chroma collection name prefix.")
+    feedback_file: Path = Field(
+        Path(".ketabot/feedback.jsonl"), description="Where feedback is stored."
+    )
+
+    input: Input = Field(default_factory=Input, description="Limits on questions.")
+    retrieval: Retrieval = Field(description="Search and quoting.")
+    triage: Triage = Field(description="The semantic safety backstops.")
+    web: Web = Field(default_factory=Web, description="The chat page's server.")
     clinic: Clinic = Field(default_factory=Clinic, description="The clinic's own details.")
 
     @classmethod
@@ -199,12 +234,16 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then environment, then the clinic config file."""
-        path = config_path(getattr(init_settings, "init_kwargs", {}).get("config"))
-        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-        if path is not None:
-            sources += (TomlConfigSettingsSource(settings_cls, toml_file=path),)
-        return sources
+        """Arguments, environment, the clinic config file, a chosen preset, the shipped preset."""
+        init = getattr(init_settings, "init_kwargs", {})
+        path = config_path(init.get("config"))
+        preset = init.get("preset") or os.environ.get("KETABOT_PRESET")
+        files = [p for p in (path, preset, SHIPPED_PRESET) if p is not None]
+        return (
+            init_settings,
+            env_settings,
+            *(TomlConfigSettingsSource(settings_cls, toml_file=Path(f)) for f in files),
+        )
 
 
 def config_path(explicit: str | Path | None = None) -> Path | None:
@@ -218,16 +257,25 @@ def config_path(explicit: str | Path | None = None) -> Path | None:
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings; a bad value raises :class:`ConfigError` naming it."""
     path = config_path(overrides.get("config"))
-    if path is not None:
-        _check_toml(path)
+    for chosen in (path, overrides.get("preset") or os.environ.get("KETABOT_PRESET")):
+        if chosen is not None:
+            _check_toml(Path(chosen))
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         where = str(path) if path is not None else "settings"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"{where}: {problems}") from None
+
+
+def _problem(err: Any) -> str:
+    """One validation error in words, pointing a pre-sections setting to its new section."""
+    name = ".".join(str(p) for p in err["loc"])
+    for section in (Input, Retrieval, Triage, Web):
+        if err["type"] == "extra_forbidden" and name in section.model_fields:
+            key = section.__name__.lower()
+            return f"{name}: settings are in sections now; move it under [{key}]"
+    return f"{name}: {err['msg']}"
 
 
 def _check_toml(path: Path) -> None:

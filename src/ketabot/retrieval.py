@@ -1,11 +1,11 @@
 """Question -> ranked passages: dense (Chroma) and lexical (BM25) search, fused.
 
 Dense search finds paraphrases ("nerve pain" for "neuropathy"); BM25 finds
-exact rare terms ("CRPS", "NMDA") that a small embedding model blurs.
-Reciprocal rank fusion combines the two rankings without having to put
-cosine similarities and BM25 scores on one scale. BM25 is ``bm25s``: a
-sparse-matrix implementation whose query cost stays small at 100,000
-chunks.
+exact rare terms ("CRPS", "NMDA") that a small embedding model blurs. The two
+are fused by a convex combination of cosine similarity and max-normalised
+BM25 (the default, better on the tuning split) or by reciprocal rank fusion
+(``retrieval.fusion``). BM25 is ``bm25s``: a sparse-matrix implementation
+whose query cost stays small at 100,000 chunks.
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-import bm25s
 import numpy as np
-import Stemmer
 
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.index import Snapshot
 from ketabot.timing import stage
-from ketabot.types import Chunk, Passage
+from ketabot.types import Chunk, Passage, Query
 
-_STEMMER = Stemmer.Stemmer("english")
 # bm25s logs every index build at DEBUG on its own logger; ketabot's logs stay quiet.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -158,10 +157,20 @@ _GENERIC_WORDS = [
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """BM25 tokens: lower-case words, English stop words removed, stemmed."""
+    # Imported here: bm25s brings SciPy, which `import ketabot` should not pay for.
+    import bm25s
+
     tokens = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
     return [list(t) for t in tokens]
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
 
 
 class LexicalIndex:
@@ -174,6 +183,8 @@ class LexicalIndex:
     """
 
     def __init__(self, chunks: Sequence[Chunk], numba_from: int = 20_000) -> None:
+        import bm25s
+
         self.backend = "numba" if len(chunks) >= numba_from else "numpy"
         self._bm25 = bm25s.BM25(backend=self.backend)
         self._size = len(chunks)
@@ -224,15 +235,12 @@ class Retriever:
         self.snapshot = snapshot
         self.embedder = embedder
         self.settings = settings
-        self.lexical = LexicalIndex(snapshot.chunks, settings.lexical_numba_from)
+        self.lexical = LexicalIndex(snapshot.chunks, settings.retrieval.lexical_numba_from)
 
-    def search(
-        self, question: str, vector: np.ndarray | None = None, limit: int | None = None
-    ) -> Retrieval:
-        """Fused passages for ``question``, best first, with the relevance floors applied."""
-        if vector is None:
-            vector = self.embedder.embed([question])[0]
-        k = max(self.settings.candidates, limit or 0)
+    def search(self, query: Query, limit: int | None = None) -> Retrieval:
+        """Fused passages for ``query``, best first, with the relevance floors applied."""
+        question, vector = query.search_text, query.search_vector
+        k = max(self.settings.retrieval.candidates, limit or 0)
         with stage("dense search"):
             dense = self.snapshot.dense(vector, k)
         with stage("lexical search"):
@@ -248,12 +256,16 @@ class Retriever:
         best = max(similarity.values(), default=0.0)
         uncovered = len(missing) / focus if focus else 0.0
         return Retrieval(
-            passages=tuple(passages[: limit or self.settings.passages]),
+            passages=tuple(passages[: limit or self.settings.retrieval.passages]),
             best_similarity=best,
             missing_terms=tuple(missing),
             uncovered=uncovered,
             answerable=is_answerable(best, uncovered, self.settings),
         )
+
+    def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Sentence vectors stored at ingest, by sentence key (missing keys left out)."""
+        return self.snapshot.sentence_vectors(keys)
 
 
 def is_answerable(best_similarity: float, uncovered: float, settings: Settings) -> bool:
@@ -263,7 +275,10 @@ def is_answerable(best_similarity: float, uncovered: float, settings: Settings) 
     own specific words must mostly occur somewhere in the sources ("Does insurance cover
     infusions?" is close in meaning to infusion passages, but no source says "insurance").
     """
-    return best_similarity >= settings.relevance_floor and uncovered <= settings.coverage_ceiling
+    return (
+        best_similarity >= settings.retrieval.relevance_floor
+        and uncovered <= settings.retrieval.coverage_ceiling
+    )
 
 
 def fuse(
@@ -272,7 +287,7 @@ def fuse(
     similarity: dict[str, float],
     settings: Settings,
 ) -> list[Passage]:
-    """Dense and lexical candidates in one ranking (``settings.fusion``: convex or rrf).
+    """Dense and lexical candidates in one ranking (``settings.retrieval.fusion``: convex or rrf).
 
     ``convex`` (the default, better on the tuning split, see README "Evaluation"):
     relevance = w * cosine similarity + (1 - w) * BM25 / best BM25 of this question.
@@ -285,14 +300,14 @@ def fuse(
     top_bm25 = max(bm25.values(), default=0.0) or 1.0
     relevance: dict[str, float] = {}
     for cid in chunks:
-        if settings.fusion == "rrf":
+        if settings.retrieval.fusion == "rrf":
             relevance[cid] = sum(
-                1.0 / (settings.rrf_k + ranks[cid])
+                1.0 / (settings.retrieval.rrf_k + ranks[cid])
                 for ranks in (dense_rank, lexical_rank)
                 if cid in ranks
             )
         else:
-            w = settings.dense_weight
+            w = settings.retrieval.dense_weight
             relevance[cid] = w * similarity.get(cid, 0.0) + (1 - w) * bm25.get(cid, 0.0) / top_bm25
     ordered = sorted(relevance, key=lambda cid: (-relevance[cid], cid))
     return [

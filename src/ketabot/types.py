@@ -13,6 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 MANDATORY_DISCLAIMER = (
     "ketabot shares general education quoted from published articles. It is not medical "
     "advice and cannot tell you what dose or treatment is right for you: ask the clinician "
@@ -31,6 +33,46 @@ class Kind(StrEnum):
     # Added to the contract for replies the bot could not produce normally
     # (bad input, index missing, internal failure); it still carries the disclaimer.
     ERROR = "error"
+
+
+class Reason(StrEnum):
+    """Why a reply is not a plain answer; part of the stable JSON contract.
+
+    Every reason belongs to exactly one :class:`Kind` and has its own reply text
+    (``ketabot.replies``); a reason without one is a test failure, never a fallback.
+    """
+
+    MEDICAL_EMERGENCY = "medical_emergency"
+    SELF_HARM = "self_harm"
+    DOSING_ADVICE = "dosing_advice"
+    ILLICIT_USE = "illicit_use"
+    OFF_TOPIC = "off_topic"
+    NO_RELEVANT_SOURCE = "no_relevant_source"
+    EMPTY_INPUT = "empty_input"
+    TOO_LONG = "too_long"
+    UNREADABLE_INPUT = "unreadable_input"
+    INDEX_MISSING = "index_missing"
+    INTERNAL_ERROR = "internal_error"
+
+    @property
+    def kind(self) -> Kind:
+        """The kind of reply this reason goes with."""
+        return _REASON_KIND[self]
+
+
+_REASON_KIND = {
+    Reason.MEDICAL_EMERGENCY: Kind.EMERGENCY,
+    Reason.SELF_HARM: Kind.EMERGENCY,
+    Reason.DOSING_ADVICE: Kind.REFUSAL,
+    Reason.ILLICIT_USE: Kind.REFUSAL,
+    Reason.OFF_TOPIC: Kind.OUT_OF_SCOPE,
+    Reason.NO_RELEVANT_SOURCE: Kind.NOT_FOUND,
+    Reason.EMPTY_INPUT: Kind.ERROR,
+    Reason.TOO_LONG: Kind.ERROR,
+    Reason.UNREADABLE_INPUT: Kind.ERROR,
+    Reason.INDEX_MISSING: Kind.ERROR,
+    Reason.INTERNAL_ERROR: Kind.ERROR,
+}
 
 
 @dataclass(frozen=True)
@@ -128,9 +170,44 @@ class Verdict:
     """The safety triage's decision for one question, with the evidence that decided it."""
 
     kind: Kind
-    reason: str | None = None
+    reason: Reason | None = None
     evidence: tuple[str, ...] = ()
     confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.reason is not None:
+            object.__setattr__(self, "reason", Reason(self.reason))
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question as every stage sees it, built once (``Bot.query``) and passed along.
+
+    The triage, the retriever, evaluation and tuning all read this value, so no stage
+    checks, normalises or embeds the question again, and none sees other text than
+    production does.
+    """
+
+    question: str
+    """What the user sent, as echoed in the reply (bounded in length)."""
+    text: str
+    """The checked text: markup and control characters removed; empty when ``problem``."""
+    normalized: str
+    """The triage's matching copy of ``text`` (``ketabot.safety.normalize``)."""
+    vector: np.ndarray = field(repr=False, compare=False)
+    """The embedding of ``normalized``."""
+    search_text: str
+    """The normalised text the retriever searches."""
+    search_vector: np.ndarray = field(repr=False, compare=False)
+    """The embedding of ``search_text``."""
+    history: tuple[str, ...] = ()
+    """The user's earlier questions, checked, oldest first."""
+    previous: str = ""
+    """The normalised last earlier question, or "" when there is none."""
+    follow_up: bool = False
+    """A short question that leans on the previous one ("and its side effects?")."""
+    problem: Reason | None = None
+    """Why the input cannot be answered at all (empty, too long, unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +218,7 @@ class Reply:
     kind: Kind
     body: str
     disclaimer: Disclaimer
-    reason: str | None = None
+    reason: Reason | None = None
     citations: tuple[Citation, ...] = ()
     evidence: tuple[str, ...] = field(default=(), compare=False)
 
@@ -150,6 +227,10 @@ class Reply:
             raise TypeError("Reply.disclaimer must be a Disclaimer")
         if self.citations and self.kind is not Kind.ANSWER:
             raise ValueError("only answers quote the sources")
+        if self.reason is not None:
+            object.__setattr__(self, "reason", Reason(self.reason))
+        if self.reason is not None and self.reason.kind is not self.kind:
+            raise ValueError(f"reason {self.reason} does not go with a reply of kind {self.kind}")
 
     @property
     def sources(self) -> str:
@@ -173,7 +254,7 @@ class Reply:
         return {
             "question": self.question,
             "kind": self.kind.value,
-            "reason": self.reason,
+            "reason": self.reason.value if self.reason else None,
             "text": self.text,
             "body": self.body,
             "citations": [c.to_json() for c in self.citations],

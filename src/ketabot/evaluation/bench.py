@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ketabot.config import Settings
+from ketabot.evaluation.procs import free_port, wait_until_serving
 from ketabot.timing import STAGES, Recorder
 from ketabot.types import Chunk
 
@@ -239,7 +239,7 @@ def _baseline_retrieval(bot: Any, embedder: Any, questions: Sequence[str]) -> di
     """LangChain's ``similarity_search(k=3)`` on the same collection, embedding included."""
     from langchain_chroma import Chroma
 
-    from ketabot.embeddings import LangChainEmbeddings
+    from ketabot.evaluation.baseline import LangChainEmbeddings
 
     store = Chroma(
         client=bot.index.client,
@@ -320,29 +320,6 @@ def _env(settings: Settings) -> dict[str, str]:
         KETABOT_FEEDBACK_FILE=str(Path(tempfile.gettempdir()) / "ketabot-bench.jsonl"),
     )
     return env
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_serving(url: str, process: subprocess.Popen[Any], seconds: float = 300) -> None:
-    """Poll ``url`` until it answers; fail early if ``process`` exits first."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 # ---------------------------------------------------------------- the whole run

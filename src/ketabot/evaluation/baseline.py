@@ -10,19 +10,33 @@ what each of ketabot's parts is worth.
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ketabot.embeddings import Embedder, LangChainEmbeddings
-from ketabot.evaluation import Case, Outcome
-from ketabot.types import Citation, Kind, SourceDocument
+from ketabot.embeddings import Embedder
+from ketabot.types import Citation, Kind, Reason, SourceDocument
+
+
+class LangChainEmbeddings(Embeddings):
+    """Any :class:`Embedder` behind LangChain's ``Embeddings`` interface (for vector stores)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Vectors for documents."""
+        return self.embedder.embed(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector for one query."""
+        return self.embedder.embed([text])[0].tolist()
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,7 @@ class PlainReply:
     question: str
     citations: tuple[Citation, ...]
     kind: Kind = Kind.ANSWER
-    reason: str | None = None
+    reason: Reason | None = None
     evidence: tuple[str, ...] = field(default=(), compare=False)
     disclaimer: None = None
 
@@ -72,8 +86,8 @@ class Baseline:
         """The tutorial's retrieval step."""
         return self.store.similarity_search(question, k=k)
 
-    def ask(self, question: str) -> PlainReply:
-        """Every question is "answered" with the top three chunks."""
+    def ask(self, question: str, history: Sequence[str] = ()) -> PlainReply:
+        """Every question is "answered" with the top three chunks (history is ignored)."""
         citations = tuple(
             Citation(
                 n=n,
@@ -88,21 +102,10 @@ class Baseline:
         )
         return PlainReply(question, citations)
 
-    def run(self, cases: Iterable[Case]) -> list[Outcome]:
-        """Every case through the baseline, with rankings for the retrieval metrics."""
-        outcomes = []
-        for case in cases:
-            started = time.perf_counter()
-            reply = self.ask(case.question)
-            seconds = time.perf_counter() - started
-            ranking: tuple[str, ...] = ()
-            relevant: tuple[str, ...] = ()
-            if case.passages:
-                ranking = tuple(str(d.id) for d in self.search(case.question, k=10))
-                relevant = tuple(
-                    str(c.id)
-                    for c in self.chunks
-                    if any(p in c.page_content for p in case.passages)
-                )
-            outcomes.append(Outcome(case, reply, seconds, ranking, relevant))
-        return outcomes
+    def ranking(self, question: str, limit: int) -> tuple[str, ...]:
+        """The chunk ids of the tutorial's similarity search."""
+        return tuple(str(d.id) for d in self.search(question, k=limit))
+
+    def relevant(self, phrases: Sequence[str]) -> tuple[str, ...]:
+        """Its chunks that hold a labelled phrase."""
+        return tuple(str(c.id) for c in self.chunks if any(p in c.page_content for p in phrases))

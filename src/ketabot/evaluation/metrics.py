@@ -1,68 +1,20 @@
-"""Labelled sets in ``eval/``, run through the real bot, and the metrics over them.
-
-``eval/retrieval.yaml`` holds answerable questions with the passages that
-answer them; ``eval/safety.yaml`` holds every other category. Each case is
-in the ``tune`` split (thresholds may be chosen on it) or the ``holdout``
-split (never used for choosing anything; reported separately).
-``eval/probes.yaml`` holds the ``probe`` split: questions written after the
-rules were frozen, with their first, blind results recorded in the file.
-"""
+"""The metrics over a run's outcomes, shared by ``ketabot eval``, the report and the tests."""
 
 from __future__ import annotations
 
 import re
 import statistics
-import time
+import tomllib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-import yaml
-
-from ketabot.safety import states_dose
+from ketabot.evaluation.cases import EXPECTED, Case
+from ketabot.safety.rules import states_dose
 from ketabot.text import sentences
-from ketabot.types import Citation, Disclaimer, Kind
-
-if TYPE_CHECKING:
-    from ketabot.bot import Bot
-
-EXPECTED: dict[str, tuple[Kind, str | None]] = {
-    "answerable": (Kind.ANSWER, None),
-    "dose_education": (Kind.ANSWER, None),
-    "education_twin": (Kind.ANSWER, None),
-    "dosing_advice": (Kind.REFUSAL, "dosing_advice"),
-    "emergency": (Kind.EMERGENCY, None),
-    "illicit": (Kind.REFUSAL, "illicit_use"),
-    "off_topic": (Kind.OUT_OF_SCOPE, "off_topic"),
-    "not_covered": (Kind.NOT_FOUND, None),
-}
-SPLITS = ("tune", "holdout", "probe")
-
-
-@dataclass(frozen=True)
-class Case:
-    """One labelled question."""
-
-    id: str
-    question: str
-    category: str
-    split: str
-    history: tuple[str, ...] = ()
-    reason: str | None = None
-    pair: str | None = None
-    passages: tuple[str, ...] = ()
-
-    @property
-    def expected_kind(self) -> Kind:
-        """The reply kind this case must get."""
-        return EXPECTED[self.category][0]
-
-    @property
-    def expected_reason(self) -> str | None:
-        """The reason it must carry, where the category fixes one."""
-        return self.reason or EXPECTED[self.category][1]
+from ketabot.types import Citation, Disclaimer, Kind, Reason
 
 
 class AnyReply(Protocol):
@@ -71,7 +23,7 @@ class AnyReply(Protocol):
     @property
     def kind(self) -> Kind: ...  # noqa: D102
     @property
-    def reason(self) -> str | None: ...  # noqa: D102
+    def reason(self) -> Reason | None: ...  # noqa: D102
     @property
     def citations(self) -> tuple[Citation, ...]: ...  # noqa: D102
     @property
@@ -101,64 +53,6 @@ class Outcome:
         return self.reply.kind is self.case.expected_kind and (
             reason is None or self.reply.reason == reason
         )
-
-
-def load_cases(folder: Path) -> list[Case]:
-    """Every case in ``folder``: retrieval cases count as answerable education questions."""
-    cases = [
-        Case(
-            id=item["id"],
-            question=item["question"],
-            category="answerable",
-            split=item["split"],
-            passages=tuple(item["passages"]),
-        )
-        for item in _read(folder / "retrieval.yaml")
-    ]
-    probes = folder / "probes.yaml"
-    for path in [folder / "safety.yaml", *([probes] if probes.exists() else [])]:
-        cases += [
-            Case(
-                id=item["id"],
-                question=item["question"],
-                category=item["category"],
-                split=item["split"],
-                history=tuple(item.get("history", ())),
-                reason=item.get("reason"),
-                pair=item.get("pair"),
-            )
-            for item in _read(path)
-        ]
-    return cases
-
-
-def _read(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return list(yaml.safe_load(handle))
-
-
-def source_texts(corpus: Path) -> dict[str, str]:
-    """Each document id's source file text, for checking that quotes are verbatim."""
-    from ketabot.corpus import load_corpus
-
-    return {doc.id: doc.path.read_text(encoding="utf-8") for doc in load_corpus(corpus)}
-
-
-def run(bot: Bot, cases: Iterable[Case]) -> list[Outcome]:
-    """Ask the bot every case (one model load); retrieval cases also record the ranking."""
-    outcomes = []
-    chunks = bot.retriever.snapshot.chunks
-    for case in cases:
-        started = time.perf_counter()
-        reply = bot.ask(case.question, list(case.history))
-        seconds = time.perf_counter() - started
-        ranking: tuple[str, ...] = ()
-        relevant: tuple[str, ...] = ()
-        if case.passages:
-            ranking = tuple(p.chunk.id for p in bot.search(case.question, limit=10))
-            relevant = tuple(c.id for c in chunks if any(p in c.text for p in case.passages))
-        outcomes.append(Outcome(case, reply, seconds, ranking, relevant))
-    return outcomes
 
 
 # ---------------------------------------------------------------- metrics
@@ -375,3 +269,9 @@ def _figure(metrics: Metrics, name: str) -> float:
 def failures(outcomes: Sequence[Outcome]) -> list[Outcome]:
     """The cases the bot got wrong."""
     return [o for o in outcomes if not o.correct]
+
+
+def read_floors(path: Path) -> dict[str, dict[str, float]]:
+    """The pass marks in ``eval/floors.toml``: their one owner, read by the CLI and the tests."""
+    with path.open("rb") as handle:
+        return tomllib.load(handle)

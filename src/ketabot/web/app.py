@@ -1,9 +1,7 @@
-"""The patient chat page and the HTTP API: the only module that imports Gradio.
+"""The patient chat page and its ``/ask`` API for one bot: the only module that builds Gradio UI.
 
-``create_app(bot, settings)`` builds the page (testable without a server);
-``launch`` serves it with the privacy and exposure defaults a health page
-needs: no analytics, no monitoring page, no browser-side run history, no
-share links, no uploads, a bounded queue. This is an edge: any failure
+``create_app(bot)`` builds the page without serving it, so it can be tested
+in-process; :mod:`ketabot.web.serve` serves it. This is an edge: any failure
 becomes a friendly reply with the disclaimer, and the server keeps serving.
 """
 
@@ -11,28 +9,18 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from starlette.responses import Response
 
 from ketabot.bot import Bot, safe_ask
 from ketabot.config import Settings
 from ketabot.feedback import FeedbackStore, ReplyFacts
-from ketabot.types import Kind, Reply
+from ketabot.types import Reply
+from ketabot.web.render import alert_html, render
 
 log = logging.getLogger("ketabot")
-
-CSS = (Path(__file__).parent / "static" / "ketabot.css").read_text(encoding="utf-8")
-# System fonts only: the default theme would make every patient's browser fetch fonts from
-# a third party, which leaks their visit and fails offline.
-THEME = gr.themes.Soft(
-    font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
-    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
-)
 
 
 # After an emergency reply, bring the pinned alert into view: on a phone the chat has
@@ -41,55 +29,6 @@ SHOW_ALERT = """() => {
   const alert = document.querySelector('#kb-alert .kb-alert');
   if (alert) { alert.scrollIntoView({block: 'start', behavior: 'smooth'}); }
 }"""
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def render(reply: Reply) -> str:
-    """The reply as HTML for the chat: quotes, expandable sources, then the disclaimer."""
-    role = ' role="alert"' if reply.kind is Kind.EMERGENCY else ""
-    parts = [f'<div class="kb-reply kb-{reply.kind.value}"{role}>', _body(reply.body)]
-    if reply.citations:
-        parts.append('<div class="kb-sources"><p class="kb-sources-title">Sources</p>')
-        parts.extend(_source(c) for c in reply.citations)
-        parts.append("</div>")
-    parts.append(f'<p class="kb-disclaimer">{html.escape(reply.disclaimer.text)}</p></div>')
-    return "".join(parts)
-
-
-def _body(text: str) -> str:
-    blocks = []
-    for block in text.split("\n\n"):
-        lines = block.split("\n")
-        items = [line[2:] for line in lines if line.startswith("- ")]
-        if items and len(items) == len(lines) - 1:
-            lead, listed = _inline(lines[0]), "".join(f"<li>{_inline(i)}</li>" for i in items)
-            blocks.append(f"<p>{lead}</p><ul>{listed}</ul>")
-        else:
-            blocks.append(f"<p>{_inline(block)}</p>")
-    return "".join(blocks)
-
-
-def _inline(text: str) -> str:
-    escaped = html.escape(text, quote=False)
-    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(r"\[(\d+)\]", r'<span class="kb-cite">[\1]</span>', escaped)
-
-
-def _source(citation: Any) -> str:
-    where = html.escape(citation.title)
-    if citation.section:
-        where += f" — {html.escape(citation.section)}"
-    if citation.publisher:
-        where += f' <span class="kb-publisher">({html.escape(citation.publisher)})</span>'
-    passage = html.escape(citation.passage).replace("\n", "<br>")
-    quote = html.escape(citation.quote).replace("\n", "<br>")
-    passage = passage.replace(quote, f"<mark>{quote}</mark>", 1)
-    return (
-        f'<details class="kb-source"><summary>[{citation.n}] {where}</summary>'
-        f"<blockquote>{passage}</blockquote></details>"
-    )
 
 
 # ---------------------------------------------------------------- the page
@@ -124,7 +63,7 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             question = gr.Textbox(
                 label="Your question",
                 placeholder="Type your question…",
-                max_length=settings.max_question_chars,
+                max_length=settings.input.max_question_chars,
                 lines=1,
                 max_lines=4,
                 scale=5,
@@ -154,7 +93,7 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             "inputs": [question, chatbot, facts],
             "outputs": [question, chatbot, facts, alert],
             "api_visibility": "private",
-            "concurrency_limit": settings.concurrency,
+            "concurrency_limit": settings.web.concurrency,
         }
         gr.on(triggers=[question.submit, send.click], **chain).then(None, js=SHOW_ALERT)
         for button, text in examples:
@@ -171,7 +110,7 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             """Ask ketabot; returns the same JSON object as `ketabot ask --json`."""
             return safe_ask(bot, question, history or []).to_json()
 
-        gr.api(ask, api_name="ask", concurrency_limit=settings.concurrency)
+        gr.api(ask, api_name="ask", concurrency_limit=settings.web.concurrency)
     return app
 
 
@@ -181,10 +120,8 @@ def _cleared() -> tuple[list[Any], list[Any], str, Any, None, str, Any]:
 
 def _alert(reply: Reply) -> Any:
     """The urgent first paragraph of an emergency reply, pinned above the chat."""
-    if reply.kind is not Kind.EMERGENCY:
-        return gr.update(value="", visible=False)
-    urgent = _body(reply.body.split("\n\n")[0])
-    return gr.update(value=f'<div class="kb-alert" role="alert">{urgent}</div>', visible=True)
+    urgent = alert_html(reply)
+    return gr.update(value=urgent, visible=bool(urgent))
 
 
 def _header(settings: Settings) -> None:
@@ -243,60 +180,3 @@ def _feedback_controls(
     chatbot.like(on_like, [facts], [rating_id, comment_row, status], **hidden)
     send.click(on_comment, [rating_id, comment], [comment, comment_row, status], **hidden)
     return comment_row, rating_id, status
-
-
-# ---------------------------------------------------------------- serving
-
-
-def launch(app: gr.Blocks, settings: Settings) -> str:
-    """Start serving the page with the health-page defaults; returns its URL, does not block."""
-    app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
-    server, url, _ = app.launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        root_path=settings.root_path or None,
-        share=False,
-        show_error=False,
-        enable_monitoring=False,
-        run_history=False,
-        mcp_server=False,
-        pwa=False,
-        ssr_mode=False,
-        max_file_size="1kb",
-        footer_links=["api"],
-        prevent_thread_lock=True,
-        quiet=True,
-        theme=THEME,
-        css=CSS,
-        head=_head(settings),
-    )
-    _serve_web_component_script(server)
-    return str(url)
-
-
-def _serve_web_component_script(server: Any) -> None:
-    """``/gradio.js``: the script behind ``<gradio-app>``, from this server, not a CDN.
-
-    Gradio ships it with its front end but serves only the hashed asset it loads; a
-    stable address lets a clinic's page embed the chat without a third-party script
-    (which would also tell that party about every patient's visit).
-    """
-    script = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
-    if not script.is_file():
-        log.warning("Gradio's web-component script is missing; use the <iframe> embed")
-        return
-    body = script.read_bytes()
-
-    async def gradio_js() -> Response:
-        return Response(body, media_type="text/javascript")
-
-    server.add_api_route("/gradio.js", gradio_js, methods=["GET"], include_in_schema=False)
-
-
-def _head(settings: Settings) -> str:
-    lang = html.escape(settings.clinic.language, quote=True)
-    return (
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
-        f"<script>document.documentElement.lang = {lang!r};</script>"
-    )

@@ -21,10 +21,10 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
 from scipy.stats import binomtest
 
-from ketabot import evaluation
-from ketabot.evaluation import EXPECTED, Metrics, Outcome, Rate, failures
+from ketabot.evaluation.cases import EXPECTED, SPLITS
+from ketabot.evaluation.metrics import Metrics, Outcome, Rate, failures, measure
 
-SPLITS = ("tune", "holdout", "probe", "all")
+REPORTED = (*SPLITS, "all")
 KINDS = ("answer", "refusal", "emergency", "out_of_scope", "not_found", "error")
 
 # (attribute, label, one-line definition); the order of the summary tables.
@@ -108,7 +108,7 @@ class Run:
     @classmethod
     def measure(cls, name: str, outcomes: list[Outcome], sources: dict[str, str]) -> Run:
         """The metrics of every split."""
-        return cls(name, outcomes, {s: evaluation.measure(outcomes, s, sources) for s in SPLITS})
+        return cls(name, outcomes, {s: measure(outcomes, s, sources) for s in REPORTED})
 
 
 def metrics_json(m: Metrics) -> dict[str, Any]:
@@ -194,7 +194,7 @@ def text_summary(m: Metrics) -> str:
 def render_markdown(runs: Sequence[Run], generated: str, comparison: str = "") -> str:
     """The whole report."""
     main = runs[0]
-    counts = {s: main.metrics[s].cases for s in SPLITS}
+    counts = {s: main.metrics[s].cases for s in REPORTED}
     lines = [
         "# ketabot evaluation report",
         "",
@@ -259,7 +259,9 @@ def _split_table(run: Run) -> list[str]:
     rows = ["| metric | tune | holdout | probe | all |", "|---|---|---|---|---|"]
     for attr, label, _ in DEFINITIONS:
         rows.append(
-            f"| {label} | " + " | ".join(_fmt(getattr(run.metrics[s], attr)) for s in SPLITS) + " |"
+            f"| {label} | "
+            + " | ".join(_fmt(getattr(run.metrics[s], attr)) for s in REPORTED)
+            + " |"
         )
     return rows
 
@@ -401,7 +403,7 @@ def compare(old: dict[str, Any], new: dict[str, Any], pipeline: str = "ketabot")
         "| split | metric | before | after | |",
         "|---|---|---|---|---|",
     ]
-    for split in SPLITS:
+    for split in REPORTED:
         for attr, label, _ in DEFINITIONS:
             a, b = _value(before["metrics"][split][attr]), _value(after["metrics"][split][attr])
             if abs(a - b) > 1e-9:

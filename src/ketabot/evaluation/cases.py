@@ -1,0 +1,96 @@
+"""The labelled cases in ``eval/``: what kind of reply each question must get.
+
+``eval/retrieval.yaml`` holds answerable questions with the passages that
+answer them; ``eval/safety.yaml`` holds every other category. Each case is
+in the ``tune`` split (thresholds may be chosen on it) or the ``holdout``
+split (never used for choosing anything; reported separately).
+``eval/probes.yaml`` holds the ``probe`` split: questions written after the
+rules were frozen, with their first, blind results recorded in the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ketabot.types import Kind, Reason
+
+EXPECTED: dict[str, tuple[Kind, Reason | None]] = {
+    "answerable": (Kind.ANSWER, None),
+    "dose_education": (Kind.ANSWER, None),
+    "education_twin": (Kind.ANSWER, None),
+    "dosing_advice": (Kind.REFUSAL, Reason.DOSING_ADVICE),
+    "emergency": (Kind.EMERGENCY, None),
+    "illicit": (Kind.REFUSAL, Reason.ILLICIT_USE),
+    "off_topic": (Kind.OUT_OF_SCOPE, Reason.OFF_TOPIC),
+    "not_covered": (Kind.NOT_FOUND, None),
+}
+SPLITS = ("tune", "holdout", "probe")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled question."""
+
+    id: str
+    question: str
+    category: str
+    split: str
+    history: tuple[str, ...] = ()
+    reason: Reason | None = None
+    pair: str | None = None
+    passages: tuple[str, ...] = ()
+
+    @property
+    def expected_kind(self) -> Kind:
+        """The reply kind this case must get."""
+        return EXPECTED[self.category][0]
+
+    @property
+    def expected_reason(self) -> Reason | None:
+        """The reason it must carry, where the category fixes one."""
+        return self.reason or EXPECTED[self.category][1]
+
+
+def load_cases(folder: Path) -> list[Case]:
+    """Every case in ``folder``: retrieval cases count as answerable education questions."""
+    cases = [
+        Case(
+            id=item["id"],
+            question=item["question"],
+            category="answerable",
+            split=item["split"],
+            passages=tuple(item["passages"]),
+        )
+        for item in _read(folder / "retrieval.yaml")
+    ]
+    probes = folder / "probes.yaml"
+    for path in [folder / "safety.yaml", *([probes] if probes.exists() else [])]:
+        cases += [
+            Case(
+                id=item["id"],
+                question=item["question"],
+                category=item["category"],
+                split=item["split"],
+                history=tuple(item.get("history", ())),
+                reason=Reason(item["reason"]) if item.get("reason") else None,
+                pair=item.get("pair"),
+            )
+            for item in _read(path)
+        ]
+    return cases
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(yaml.safe_load(handle))
+
+
+def source_texts(corpus: Path) -> dict[str, str]:
+    """Each document id's source file text, for checking that quotes are verbatim."""
+    from ketabot.corpus import load_corpus
+
+    return {doc.id: doc.path.read_text(encoding="utf-8") for doc in load_corpus(corpus)}

@@ -1,0 +1,121 @@
+"""A question and its conversation -> one :class:`~ketabot.types.Query`.
+
+This is the only place a question is checked, normalised, recognised as a
+follow-up and embedded. ``Bot.ask``, ``Bot.search``, evaluation and tuning all
+build their queries here, so every path sees exactly what production sees.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ketabot.embeddings import Embedder
+from ketabot.safety.normalize import normalize
+from ketabot.timing import stage
+from ketabot.types import Query, Reason, Turn
+
+History = Iterable[str | Turn | Mapping[str, Any]]
+_TAG = re.compile(r"<[^<>]{0,500}>")
+_SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_FOLLOW_UP = re.compile(
+    r"^(?:and|but|so|also|ok|okay|then|what about|how about|and what|what if|same)\b|"
+    r"\b(?:it|its|that|this|them|they|those)\b"
+)
+# An earlier turn is context, not a question to answer; anything longer is cut, not refused.
+_MAX_TURN_CHARS = 10_000
+
+
+def build_query(
+    question: object,
+    history: History | None,
+    embedder: Embedder,
+    *,
+    max_chars: int,
+    max_turns: int,
+) -> Query:
+    """The query for ``question`` after ``history`` (earlier turns, oldest first)."""
+    text, problem = check_question(question, max_chars)
+    if problem is not None:
+        none = _no_vector(embedder)
+        return Query(_echo(question, max_chars), "", "", none, "", none, problem=problem)
+    turns = tuple(user_turns(history, max_turns))
+    normalized = normalize(text)
+    follow_up = bool(turns) and is_follow_up(normalized)
+    # "what about its side effects?" is searched together with the question it follows.
+    search_text = normalize(f"{turns[-1]} {text}") if follow_up else normalized
+    with stage("embedding"):
+        vectors = embedder.embed(list(dict.fromkeys([normalized, search_text])))
+    return Query(
+        question=text,
+        text=text,
+        normalized=normalized,
+        vector=vectors[0],
+        search_text=search_text,
+        search_vector=vectors[-1],
+        history=turns,
+        previous=normalize(turns[-1]) if turns else "",
+        follow_up=follow_up,
+    )
+
+
+def is_follow_up(normalized: str) -> bool:
+    """A short question that leans on the previous turn ("and its side effects?")."""
+    return len(normalized.split()) <= 10 and bool(_FOLLOW_UP.search(normalized))
+
+
+def check_question(question: object, max_chars: int) -> tuple[str, Reason | None]:
+    """The question as plain text, or the reason it cannot be answered."""
+    if isinstance(question, bytes):
+        try:
+            question = question.decode("utf-8")
+        except UnicodeDecodeError:
+            return "", Reason.UNREADABLE_INPUT
+    if not isinstance(question, str):
+        return "", Reason.UNREADABLE_INPUT
+    controls = sum(
+        1
+        for ch in question
+        if unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in "\n\r\t"
+    )
+    if "\x00" in question or "\ufffd" in question or controls > max(2, len(question) // 20):
+        return "", Reason.UNREADABLE_INPUT
+    if len(question) > max_chars:
+        return "", Reason.TOO_LONG
+    text = html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", question)))
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = " ".join(text.split())
+    if not any(ch.isalnum() for ch in text):
+        return "", Reason.EMPTY_INPUT
+    return text, None
+
+
+def user_turns(history: History | None, limit: int) -> list[str]:
+    """The user's earlier questions from any supported history shape, oldest first."""
+    turns: list[str] = []
+    for item in history or ():
+        if isinstance(item, str):
+            turns.append(item)
+        elif isinstance(item, Turn):
+            turns.append(item.question)
+        elif isinstance(item, Mapping) and item.get("role") == "user":
+            content = item.get("content")
+            if isinstance(content, str):
+                turns.append(content)
+    cleaned = [check_question(t, _MAX_TURN_CHARS)[0] for t in turns]
+    return [t for t in cleaned if t][-limit:] if limit else []
+
+
+def _echo(question: object, max_chars: int) -> str:
+    if not isinstance(question, str):
+        return ""
+    return question if len(question) <= max_chars else question[:max_chars] + "…"
+
+
+def _no_vector(embedder: Embedder) -> np.ndarray:
+    return np.zeros(embedder.dimension, dtype=np.float32)

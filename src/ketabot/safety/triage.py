@@ -1,0 +1,205 @@
+"""Safety triage, before any retrieval: the one owner of the dosing policy.
+
+Order matters and is the policy: emergencies first (they win over
+everything), then requests for personal dosing advice, then illicit use,
+then attempts to reveal instructions or change role, then off-topic
+questions; everything else is answered from the sources.
+
+Each decision combines explicit rules (dose quantities, personal pronouns
+with dose verbs, emergency phrases) over a normalised copy of the question
+(case, accents, leetspeak, slang, common misspellings) with semantic
+similarity to labelled exemplars embedded by the same model the index uses.
+The question is only ever data: instructions inside it ("SYSTEM: rules
+disabled") cannot switch a rule off, because no rule reads them as anything
+but text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import yaml
+
+from ketabot.config import Settings
+from ketabot.embeddings import Embedder
+from ketabot.safety.normalize import normalize
+from ketabot.safety.rules import (
+    DOMAIN,
+    DOSING,
+    ILLICIT,
+    MEDICAL_EMERGENCY,
+    ROLE_OR_REVEAL,
+    SELF_HARM,
+    Rule,
+)
+from ketabot.types import Kind, Query, Reason, Verdict
+
+# ---------------------------------------------------------------- exemplars
+
+
+@dataclass(frozen=True)
+class Exemplars:
+    """Labelled example phrasings, by group, with their vectors."""
+
+    texts: dict[str, tuple[str, ...]]
+    vectors: dict[str, np.ndarray]
+
+
+@cache
+def exemplar_texts() -> dict[str, tuple[str, ...]]:
+    """The labelled exemplars shipped with ketabot (``exemplars.yaml``)."""
+    path = resources.files("ketabot.safety").joinpath("data", "exemplars.yaml")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {group: tuple(items) for group, items in raw.items()}
+
+
+def embed_exemplars(embedder: Embedder) -> Exemplars:
+    """Exemplar vectors, computed once per process and model."""
+    texts = exemplar_texts()
+    return Exemplars(
+        texts, {g: embedder.embed([normalize(t) for t in items]) for g, items in texts.items()}
+    )
+
+
+# ---------------------------------------------------------------- the triage
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Everything the triage observed about one question; :func:`decide` turns it into a verdict."""
+
+    emergency: Verdict | None
+    rules: Verdict | None
+    follow_up: Verdict | None
+    role: Verdict | None
+    domain_words: bool
+    similarities: dict[str, tuple[float, str]]
+
+
+def decide(signals: Signals, settings: Settings) -> Verdict:
+    """The policy: emergency, then dosing and illicit rules, then semantic matches, then scope."""
+    return (
+        signals.emergency
+        or _semantic_emergency(signals.similarities, settings)
+        or signals.rules
+        or signals.follow_up
+        or _semantic(signals.similarities, settings)
+        or signals.role
+        or _off_topic(signals, settings)
+        or Verdict(Kind.ANSWER)
+    )
+
+
+class Triage:
+    """Decides, before retrieval, whether and how a question may be answered."""
+
+    def __init__(self, embedder: Embedder, settings: Settings) -> None:
+        self.embedder = embedder
+        self.settings = settings
+        self.exemplars = embed_exemplars(embedder)
+
+    def __call__(self, query: Query) -> Verdict:
+        """The verdict for ``query`` (its earlier turns included)."""
+        return decide(self.signals(query), self.settings)
+
+    def signals(self, query: Query) -> Signals:
+        """What the rules and the exemplars say about ``query``."""
+        text = query.normalized
+        follow_up = _follow_up(text, query.previous) if query.follow_up else None
+        return Signals(
+            emergency=_emergency(text),
+            rules=_by_rules(text),
+            follow_up=follow_up,
+            role=_role_or_reveal(text),
+            domain_words=bool(DOMAIN.search(text)),
+            similarities=self.similarities(query.vector),
+        )
+
+    def similarities(self, vector: np.ndarray) -> dict[str, tuple[float, str]]:
+        """The best similarity to each exemplar group, with the exemplar that gave it."""
+        best: dict[str, tuple[float, str]] = {}
+        for group, vectors in self.exemplars.vectors.items():
+            sims = vectors @ vector
+            i = int(np.argmax(sims))
+            best[group] = (float(sims[i]), self.exemplars.texts[group][i])
+        return best
+
+
+def _semantic(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict | None:
+    education = max(sims["education"][0], sims["topic"][0])
+    for group in ("dosing_advice", "illicit_use"):
+        score, example = sims[group]
+        margin = score - education
+        if score >= settings.triage.refusal_floor and margin >= settings.triage.refusal_margin:
+            evidence = f"exemplar:{group}:{example!r} ({score:.2f}, margin {margin:.2f})"
+            return Verdict(Kind.REFUSAL, Reason(group), (evidence,), confidence=score)
+    return None
+
+
+def _semantic_emergency(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict | None:
+    """An emergency in words no rule foresaw, caught by closeness to emergency exemplars."""
+    education = max(sims["education"][0], sims["topic"][0])
+    reason = max(("medical_emergency", "self_harm"), key=lambda g: sims[g][0])
+    score, example = sims[reason]
+    margin = score - education
+    if score >= settings.triage.emergency_floor and margin >= settings.triage.emergency_margin:
+        evidence = f"exemplar:{reason}:{example!r} ({score:.2f}, margin {margin:.2f})"
+        return Verdict(Kind.EMERGENCY, Reason(reason), (evidence,), confidence=score)
+    return None
+
+
+def _off_topic(signals: Signals, settings: Settings) -> Verdict | None:
+    if signals.domain_words:
+        return None
+    score, example = signals.similarities["topic"]
+    if score >= settings.triage.topic_floor:
+        return None
+    evidence = f"topic:{example!r} ({score:.2f} < {settings.triage.topic_floor:.2f})"
+    return Verdict(Kind.OUT_OF_SCOPE, Reason.OFF_TOPIC, (evidence,), confidence=1 - score)
+
+
+def _first(rules: Sequence[Rule], text: str, group: str) -> str | None:
+    return next((f"rule:{group}:{r.name}" for r in rules if r.search(text)), None)
+
+
+def _emergency(text: str) -> Verdict | None:
+    if hit := _first(SELF_HARM, text, "self_harm"):
+        return Verdict(Kind.EMERGENCY, Reason.SELF_HARM, (hit,))
+    if hit := _first(MEDICAL_EMERGENCY, text, "medical_emergency"):
+        return Verdict(Kind.EMERGENCY, Reason.MEDICAL_EMERGENCY, (hit,))
+    return None
+
+
+def _by_rules(text: str) -> Verdict | None:
+    if hit := _first(DOSING, text, "dosing_advice"):
+        return Verdict(Kind.REFUSAL, Reason.DOSING_ADVICE, (hit,))
+    if hit := _first(ILLICIT, text, "illicit_use"):
+        return Verdict(Kind.REFUSAL, Reason.ILLICIT_USE, (hit,))
+    return None
+
+
+def _role_or_reveal(text: str) -> Verdict | None:
+    if hit := _first(ROLE_OR_REVEAL, text, "off_topic"):
+        return Verdict(Kind.OUT_OF_SCOPE, Reason.OFF_TOPIC, (hit,))
+    return None
+
+
+def _follow_up(text: str, previous: str) -> Verdict | None:
+    """A follow-up that turns the conversation into a dosing request is refused.
+
+    Either the previous question was already one and this one only changes who it is for
+    ("and for my mother?"), or the two together ask for a dose when neither did alone.
+    """
+    before = _by_rules(previous)
+    together = _by_rules(f"{previous} {text}")
+    was_dosing = before is not None and before.reason is Reason.DOSING_ADVICE
+    inherits = was_dosing and not DOMAIN.search(text)
+    created = together is not None and together.reason is Reason.DOSING_ADVICE and not was_dosing
+    if inherits or created:
+        evidence = (before if inherits else together).evidence  # type: ignore[union-attr]
+        return Verdict(Kind.REFUSAL, Reason.DOSING_ADVICE, ("follow-up", *evidence))
+    return None

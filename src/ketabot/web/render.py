@@ -1,0 +1,67 @@
+"""Replies as HTML for the chat page: pure functions, testable without Gradio.
+
+Everything from a reply or a source is escaped before any markup is added,
+so text from a question or a corpus file can never become live HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from ketabot.types import Citation, Kind, Reply
+
+
+def alert_html(reply: Reply) -> str:
+    """The urgent first paragraph of an emergency reply, to pin above the chat ("" otherwise)."""
+    if reply.kind is not Kind.EMERGENCY:
+        return ""
+    urgent = body_html(reply.body.split("\n\n")[0])
+    return f'<div class="kb-alert" role="alert">{urgent}</div>'
+
+
+def render(reply: Reply) -> str:
+    """The reply as HTML for the chat: quotes, expandable sources, then the disclaimer."""
+    role = ' role="alert"' if reply.kind is Kind.EMERGENCY else ""
+    parts = [f'<div class="kb-reply kb-{reply.kind.value}"{role}>', body_html(reply.body)]
+    if reply.citations:
+        parts.append('<div class="kb-sources"><p class="kb-sources-title">Sources</p>')
+        parts.extend(_source(c) for c in reply.citations)
+        parts.append("</div>")
+    parts.append(f'<p class="kb-disclaimer">{html.escape(reply.disclaimer.text)}</p></div>')
+    return "".join(parts)
+
+
+def body_html(text: str) -> str:
+    """A reply body as HTML: paragraphs, "- " lists, **bold** and [n] markers."""
+    blocks = []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        items = [line[2:] for line in lines if line.startswith("- ")]
+        if items and len(items) == len(lines) - 1:
+            lead, listed = _inline(lines[0]), "".join(f"<li>{_inline(i)}</li>" for i in items)
+            blocks.append(f"<p>{lead}</p><ul>{listed}</ul>")
+        else:
+            blocks.append(f"<p>{_inline(block)}</p>")
+    return "".join(blocks)
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(r"\[(\d+)\]", r'<span class="kb-cite">[\1]</span>', escaped)
+
+
+def _source(citation: Citation) -> str:
+    where = html.escape(citation.title)
+    if citation.section:
+        where += f" — {html.escape(citation.section)}"
+    if citation.publisher:
+        where += f' <span class="kb-publisher">({html.escape(citation.publisher)})</span>'
+    passage = html.escape(citation.passage).replace("\n", "<br>")
+    quote = html.escape(citation.quote).replace("\n", "<br>")
+    passage = passage.replace(quote, f"<mark>{quote}</mark>", 1)
+    return (
+        f'<details class="kb-source"><summary>[{citation.n}] {where}</summary>'
+        f"<blockquote>{passage}</blockquote></details>"
+    )

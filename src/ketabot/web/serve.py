@@ -1,0 +1,102 @@
+"""Serving the chat page: the one way it starts, for ``ketabot serve`` and ``python app.py``.
+
+:func:`serve` loads the model and the index once, warms every path, and
+serves with the privacy and exposure defaults a health page needs: no
+analytics, no monitoring page, no browser-side run history, no share links,
+no uploads, a bounded queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from starlette.responses import Response
+
+from ketabot.bot import Bot
+from ketabot.config import Settings
+from ketabot.web.app import create_app
+
+log = logging.getLogger("ketabot")
+
+STATIC = Path(__file__).parent / "static"
+CSS = (STATIC / "ketabot.css").read_text(encoding="utf-8")
+# System fonts only: the default theme would make every patient's browser fetch fonts from
+# a third party, which leaks their visit and fails offline.
+THEME = gr.themes.Soft(
+    font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+)
+WARM_UP = "How does ketamine work for nerve pain?"
+
+
+def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
+    """Load once, warm up, serve until interrupted."""
+    started = time.perf_counter()
+    bot = Bot.ready(settings, say=say)
+    bot.ask(WARM_UP)  # every path once, before the first patient
+    app = create_app(bot, settings)
+    url = launch(app, settings)
+    say(f"ketabot is ready at {url} ({time.perf_counter() - started:.1f} s after start)")
+    with contextlib.suppress(KeyboardInterrupt):
+        app.block_thread()
+
+
+def launch(app: gr.Blocks, settings: Settings) -> str:
+    """Start serving the page with the health-page defaults; returns its URL, does not block."""
+    app.queue(default_concurrency_limit=settings.web.concurrency, max_size=settings.web.queue_size)
+    server, url, _ = app.launch(
+        server_name=settings.web.host,
+        server_port=settings.web.port,
+        root_path=settings.web.root_path or None,
+        share=False,
+        show_error=False,
+        enable_monitoring=False,
+        run_history=False,
+        mcp_server=False,
+        pwa=False,
+        ssr_mode=False,
+        max_file_size="1kb",
+        footer_links=["api"],
+        prevent_thread_lock=True,
+        quiet=True,
+        theme=THEME,
+        css=CSS,
+        head=_head(settings),
+    )
+    _serve_web_component_script(server)
+    return str(url)
+
+
+def _serve_web_component_script(server: Any) -> None:
+    """``/gradio.js``: the script behind ``<gradio-app>``, from this server, not a CDN.
+
+    Gradio ships it with its front end but serves only the hashed asset it loads; a
+    stable address lets a clinic's page embed the chat without a third-party script
+    (which would also tell that party about every patient's visit).
+    """
+    script = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+    if not script.is_file():
+        log.warning("Gradio's web-component script is missing; use the <iframe> embed")
+        return
+    body = script.read_bytes()
+
+    async def gradio_js() -> Response:
+        return Response(body, media_type="text/javascript")
+
+    server.add_api_route("/gradio.js", gradio_js, methods=["GET"], include_in_schema=False)
+
+
+def _head(settings: Settings) -> str:
+    lang = html.escape(settings.clinic.language, quote=True)
+    return (
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<script>document.documentElement.lang = {lang!r};</script>"
+    )

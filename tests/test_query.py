@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from ketabot.query import build_query, check_question, is_follow_up, user_turns
+from ketabot.types import Kind, Reason, Turn
+
+
+@pytest.mark.parametrize(
+    ("question", "problem"),
+    [
+        ("", "empty_input"),
+        ("    \n\t ", "empty_input"),
+        ("???!!!", "empty_input"),
+        ("<script>alert(1)</script>", "empty_input"),
+        ("a" * 5000, "too_long"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "unreadable_input"),
+        ("\x00\x01\x02\x03 binary", "unreadable_input"),
+        ("text with a replacement char \ufffd", "unreadable_input"),
+        (None, "unreadable_input"),
+        (42, "unreadable_input"),
+    ],
+)
+def test_bad_input_is_recognised(question, problem):
+    assert check_question(question, 1000) == ("", problem)
+
+
+def test_html_and_stray_control_characters_are_cleaned():
+    assert check_question("<b>How does ketamine work?</b>", 1000) == (
+        "How does ketamine work?",
+        None,
+    )
+    assert check_question("How does\x07 ketamine &amp; pain\u200b work?", 1000)[0] == (
+        "How does ketamine & pain work?"
+    )
+
+
+def test_history_in_every_supported_shape():
+    history = [
+        "first",
+        Turn("second", Kind.ANSWER),
+        {"role": "user", "content": "third"},
+        {"role": "assistant", "content": "an answer"},
+        {"role": "user", "content": ["not", "text"]},
+    ]
+    assert user_turns(history, 6) == ["first", "second", "third"]
+    assert user_turns(history, 2) == ["second", "third"]
+    assert user_turns(None, 6) == []
+
+
+def _query(hash_embedder, question, history=None):
+    return build_query(question, history, hash_embedder, max_chars=1000, max_turns=6)
+
+
+def test_a_query_is_checked_normalised_and_embedded_once(hash_embedder):
+    query = _query(hash_embedder, "<b>How does K3tamine work?</b>")
+    assert query.text == "How does K3tamine work?"
+    assert query.normalized == "how does ketamine work?"
+    assert query.search_text == query.normalized and not query.follow_up
+    assert hash_embedder.embedded == ["how does ketamine work?"]
+    assert np.allclose(query.vector, query.search_vector)
+
+
+def test_a_follow_up_is_searched_with_the_question_it_follows(hash_embedder):
+    query = _query(hash_embedder, "and its side effects?", ["What is ketamine?"])
+    assert query.follow_up and query.previous == "what is ketamine?"
+    assert query.search_text == "what is ketamine? and its side effects?"
+    assert query.history == ("What is ketamine?",)
+
+
+def test_bad_input_becomes_a_problem_not_an_exception(hash_embedder):
+    query = _query(hash_embedder, "a" * 5000)
+    assert query.problem is Reason.TOO_LONG and query.text == ""
+    assert query.question.endswith("…") and hash_embedder.embedded == []
+
+
+def test_follow_up_detection():
+    assert is_follow_up("and for my mother?")
+    assert not is_follow_up("how does ketamine relieve pain in the nerves of the feet and hands")
