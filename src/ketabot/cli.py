@@ -96,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("eval/reports/bench.json"))
     bench.set_defaults(func=cmd_bench)
 
+    train = commands.add_parser(
+        "train", help="train the triage intent model on eval/triage/ (seeded, about a minute)"
+    )
+    train.add_argument("--data", type=Path, default=Path("eval/triage"))
+    train.add_argument(
+        "--out", type=Path, default=Path("src/ketabot/safety/data"), help="folder for the model"
+    )
+    train.set_defaults(func=cmd_train)
+
     evaluate = commands.add_parser("eval", help="evaluate on the labelled sets in eval/")
     evaluate.add_argument("--eval-dir", type=Path, default=Path("eval"))
     evaluate.add_argument(
@@ -108,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
         "--baseline", action="store_true", help="also run the plain LangChain pipeline"
     )
     evaluate.add_argument("--compare", type=Path, metavar="OLD.json", help="diff with a report")
+    evaluate.add_argument(
+        "--blind", type=Path, metavar="ROUND.yaml", help="score a blind round (first result kept)"
+    )
     evaluate.add_argument("--out", type=Path, help="report folder (default: <eval-dir>/reports)")
     evaluate.set_defaults(func=cmd_eval)
     return parser
@@ -279,6 +291,29 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot train``: fit the intent model, print its held-out figures, write it."""
+    from ketabot import evaluation
+
+    evaluation.require("train")
+    from ketabot.embeddings import load_embedder
+    from ketabot.evaluation.intent_training import train
+    from ketabot.safety.intent import SHIPPED
+
+    model, report = train(args.data, load_embedder(settings.embed_model), say=_say)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / SHIPPED)
+    (args.out / "intent-figures.json").write_text(
+        json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    print(json.dumps(report, indent=2, sort_keys=True))
+    print(f"Wrote {args.out / SHIPPED} and {args.out / 'intent-figures.json'}")
+    return 0
+
+
 # ---------------------------------------------------------------- eval
 
 
@@ -294,6 +329,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     cases = load_cases(args.eval_dir)
     bot = open_bot(settings)
+    if args.blind:
+        return _blind(bot, args.blind)
     if args.tune:
         return _tune(bot, cases, settings, args.out or Path(".ketabot"))
     started = time.perf_counter()
@@ -318,6 +355,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     print(f"\n{len(cases)} cases in {time.perf_counter() - started:.1f} s; report: {report}")
     if args.check:
         return _check(runs[0].metrics, args.eval_dir / "floors.toml")
+    return 0
+
+
+def _blind(bot: Bot, path: Path) -> int:
+    from ketabot.evaluation.blind import score_round
+
+    result, first = score_round(bot, path)
+    print(json.dumps(result["summary"], indent=1))
+    for miss in result["misses"]:
+        print(f"MISS {miss['id']} {miss['category']}: got {miss['got']}")
+    if first:
+        print(f"First result recorded in {path.with_suffix('.first.json')}: the blind figure.")
+    else:
+        print("A first result was recorded earlier; this score is no longer blind.")
     return 0
 
 

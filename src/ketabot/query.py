@@ -88,6 +88,9 @@ def check_question(question: object, max_chars: int) -> tuple[str, Reason | None
     if len(question) > max_chars:
         return "", Reason.TOO_LONG
     text = html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", question)))
+    # Invisible format characters (zero-width space and joiners, soft hyphen, word joiner)
+    # are removed, not spaced: "too mu\u200bch" must stay "too much" for the triage.
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = " ".join(text.split())
     if not any(ch.isalnum() for ch in text):

@@ -24,9 +24,6 @@ from ketabot.index import Snapshot
 from ketabot.timing import stage
 from ketabot.types import Chunk, Passage, Query
 
-# bm25s logs every index build at DEBUG on its own logger; ketabot's logs stay quiet.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 # Words that say nothing about *what* is asked; they never count towards coverage.
 _GENERIC_WORDS = [
     "what",
@@ -184,6 +181,9 @@ class LexicalIndex:
 
     def __init__(self, chunks: Sequence[Chunk], numba_from: int = 20_000) -> None:
         import bm25s
+
+        # bm25s logs every index build at DEBUG; set after its import, which resets it.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         self.backend = "numba" if len(chunks) >= numba_from else "numpy"
         self._bm25 = bm25s.BM25(backend=self.backend)

@@ -11,7 +11,7 @@ import importlib.util
 
 from ketabot.errors import MissingExtraError
 
-EXTRA_MODULES = ("ranx", "matplotlib", "scipy", "langchain_chroma")
+EXTRA_MODULES = ("ranx", "matplotlib", "scipy", "sklearn", "langchain_chroma")
 
 
 def require(command: str) -> None:

@@ -16,8 +16,9 @@ but text.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -26,6 +27,7 @@ import yaml
 
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
+from ketabot.safety.intent import shipped_model
 from ketabot.safety.normalize import normalize
 from ketabot.safety.rules import (
     DOMAIN,
@@ -39,6 +41,8 @@ from ketabot.safety.rules import (
 from ketabot.types import Kind, Query, Reason, Verdict
 
 # ---------------------------------------------------------------- exemplars
+
+log = logging.getLogger("ketabot")
 
 
 @dataclass(frozen=True)
@@ -78,15 +82,24 @@ class Signals:
     role: Verdict | None
     domain_words: bool
     similarities: dict[str, tuple[float, str]]
+    intent: dict[str, float] = field(default_factory=dict)
+    intent_thresholds: dict[str, float] = field(default_factory=dict)
 
 
 def decide(signals: Signals, settings: Settings) -> Verdict:
-    """The policy: emergency, then dosing and illicit rules, then semantic matches, then scope."""
+    """The policy, most urgent first; within each class the precise rules, then the model.
+
+    Emergency and self-harm win over everything: rules, then the intent model, then the
+    exemplars. Then the dosing and illicit rules (and dosing follow-ups), the model's
+    refusal classes, the exemplars; then role changes and off-topic questions.
+    """
     return (
         signals.emergency
+        or _model_emergency(signals)
         or _semantic_emergency(signals.similarities, settings)
         or signals.rules
         or signals.follow_up
+        or _model_refusal(signals)
         or _semantic(signals.similarities, settings)
         or signals.role
         or _off_topic(signals, settings)
@@ -101,6 +114,16 @@ class Triage:
         self.embedder = embedder
         self.settings = settings
         self.exemplars = embed_exemplars(embedder)
+        self.intent = shipped_model()
+        if self.intent is not None and self.intent.embedding != embedder.name:
+            # Its weights read this model's vectors only; another embedder would make its
+            # probabilities noise, so the rules and exemplars decide alone.
+            log.warning(
+                "intent model was trained for %s, not %s: not used",
+                self.intent.embedding,
+                embedder.name,
+            )
+            self.intent = None
 
     def __call__(self, query: Query) -> Verdict:
         """The verdict for ``query`` (its earlier turns included)."""
@@ -117,6 +140,8 @@ class Triage:
             role=_role_or_reveal(text),
             domain_words=bool(DOMAIN.search(text)),
             similarities=self.similarities(query.vector),
+            intent=self.intent.probabilities(text, query.vector) if self.intent else {},
+            intent_thresholds=self.intent.thresholds if self.intent else {},
         )
 
     def similarities(self, vector: np.ndarray) -> dict[str, tuple[float, str]]:
@@ -127,6 +152,27 @@ class Triage:
             i = int(np.argmax(sims))
             best[group] = (float(sims[i]), self.exemplars.texts[group][i])
         return best
+
+
+def _model_emergency(signals: Signals) -> Verdict | None:
+    """An emergency by the intent model: the two crisis classes together past their threshold."""
+    p, limits = signals.intent, signals.intent_thresholds
+    if not p or p["medical_emergency"] + p["self_harm"] < limits["emergency"]:
+        return None
+    reason = max((Reason.MEDICAL_EMERGENCY, Reason.SELF_HARM), key=lambda r: p[r.value])
+    score = p["medical_emergency"] + p["self_harm"]
+    evidence = f"model:{reason.value} ({score:.2f} >= {limits['emergency']:.2f})"
+    return Verdict(Kind.EMERGENCY, reason, (evidence,), confidence=score)
+
+
+def _model_refusal(signals: Signals) -> Verdict | None:
+    """Dosing advice or illicit use by the intent model, past the class's threshold."""
+    p, limits = signals.intent, signals.intent_thresholds
+    for reason in (Reason.DOSING_ADVICE, Reason.ILLICIT_USE):
+        if p and p[reason.value] >= limits[reason.value]:
+            evidence = f"model:{reason.value} ({p[reason.value]:.2f} >= {limits[reason.value]:.2f})"
+            return Verdict(Kind.REFUSAL, reason, (evidence,), confidence=p[reason.value])
+    return None
 
 
 def _semantic(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict | None:
