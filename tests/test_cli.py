@@ -189,6 +189,7 @@ def test_a_real_process_answers_offline(tmp_path):
     assert reply["kind"] == "answer" and reply["text"].endswith(reply["disclaimer"])
 
 
+@pytest.mark.slow
 def test_serve_and_app_py_start_the_same_way_and_log_replies(cli_env, monkeypatch):
     import logging
     import runpy

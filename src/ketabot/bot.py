@@ -20,6 +20,7 @@ from ketabot.config import Settings, load_settings
 from ketabot.embeddings import Embedder, load_embedder
 from ketabot.errors import IndexMissingError
 from ketabot.index import Index, connect
+from ketabot.language import OTHER, warm
 from ketabot.query import History, build_query
 from ketabot.replies import Replies
 from ketabot.retrieval import Retrieval, Retriever, is_answerable
@@ -75,6 +76,7 @@ class Bot:
         self.triage = Triage(self.embedder, self.settings)
         self.composer = Composer(self.embedder, self.settings)
         self.replies = Replies(self.settings)
+        warm()  # the language detector's model, once, before the first question
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
 
@@ -164,16 +166,21 @@ class Bot:
         return Trace(query, signals, verdict, found, candidates)
 
     def reply(self, trace: Trace) -> Reply:
-        """The reply for a traced question."""
+        """The reply for a traced question, in the question's language where ketabot has it."""
         kind = route(trace, self.settings)
-        text = trace.query.text
+        text, language = trace.query.text, trace.query.language
+        if language == OTHER and kind not in (Kind.EMERGENCY, Kind.REFUSAL):
+            # The sources and the reply texts are English and Spanish; say so, with the
+            # emergency number, rather than quote at a question ketabot could not read.
+            return self.replies.error(text, Reason.UNSUPPORTED_LANGUAGE)
         if kind is Kind.ANSWER:
+            disclaimer = self.replies.disclaimer_for(language)
             with stage("composition"):
-                answer = self.composer.compose(text, trace.candidates, self.replies.disclaimer)
-            return answer or self.replies.not_found(text)
+                answer = self.composer.compose(text, trace.candidates, disclaimer)
+            return answer or self.replies.not_found(text, language)
         if kind is Kind.NOT_FOUND:
-            return self.replies.not_found(text)
-        return self.replies.for_verdict(text, trace.verdict)
+            return self.replies.not_found(text, language)
+        return self.replies.for_verdict(text, trace.verdict, language)
 
 
 def safe_ask(bot: Bot, question: Any, history: History | None = None) -> Reply:

@@ -49,6 +49,9 @@ class Clinic(BaseModel):
     website: str = Field("", description="Clinic website (http or https URL).")
     emergency_number: str = Field("911", description="Local emergency number.")
     crisis_line: str = Field("988", description="Suicide and crisis line.")
+    poison_control: str = Field(
+        "1-800-222-1222", description="Poison control number, shown for ingestions."
+    )
     extra_disclaimer: str = Field(
         "", description="A sentence added after (never instead of) the mandatory disclaimer."
     )
@@ -71,7 +74,7 @@ class Clinic(BaseModel):
             raise ValueError(f"{value!r} is not a phone number (digits, spaces, + ( ) - .)")
         return value.strip()
 
-    @field_validator("emergency_number", "crisis_line")
+    @field_validator("emergency_number", "crisis_line", "poison_control")
     @classmethod
     def _short_number(cls, value: str) -> str:
         value = value.strip()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ketabot.embeddings import Embedder
+from ketabot.language import detect
 from ketabot.safety.normalize import normalize
 from ketabot.timing import stage
 from ketabot.types import Query, Reason, Turn
@@ -61,6 +62,7 @@ def build_query(
         history=turns,
         previous=normalize(turns[-1]) if turns else "",
         follow_up=follow_up,
+        language=detect(text),
     )
 
 

@@ -15,11 +15,20 @@ from typing import Any
 
 import numpy as np
 
-MANDATORY_DISCLAIMER = (
-    "ketabot shares general education quoted from published articles. It is not medical "
-    "advice and cannot tell you what dose or treatment is right for you: ask the clinician "
-    "who prescribes your treatment. In an emergency, call your local emergency number now."
-)
+MANDATORY_DISCLAIMERS = {
+    "en": (
+        "ketabot shares general education quoted from published articles. It is not medical "
+        "advice and cannot tell you what dose or treatment is right for you: ask the clinician "
+        "who prescribes your treatment. In an emergency, call your local emergency number now."
+    ),
+    "es": (
+        "ketabot comparte información educativa general citada de artículos publicados. No es "
+        "consejo médico y no puede decirle qué dosis o tratamiento es adecuado para usted: "
+        "pregunte al médico que le receta el tratamiento. En una emergencia, llame ahora a su "
+        "número local de emergencias."
+    ),
+}
+MANDATORY_DISCLAIMER = MANDATORY_DISCLAIMERS["en"]
 
 
 class Kind(StrEnum):
@@ -47,6 +56,7 @@ class Reason(StrEnum):
     DOSING_ADVICE = "dosing_advice"
     ILLICIT_USE = "illicit_use"
     OFF_TOPIC = "off_topic"
+    UNSUPPORTED_LANGUAGE = "unsupported_language"
     NO_RELEVANT_SOURCE = "no_relevant_source"
     EMPTY_INPUT = "empty_input"
     TOO_LONG = "too_long"
@@ -66,6 +76,7 @@ _REASON_KIND = {
     Reason.DOSING_ADVICE: Kind.REFUSAL,
     Reason.ILLICIT_USE: Kind.REFUSAL,
     Reason.OFF_TOPIC: Kind.OUT_OF_SCOPE,
+    Reason.UNSUPPORTED_LANGUAGE: Kind.OUT_OF_SCOPE,
     Reason.NO_RELEVANT_SOURCE: Kind.NOT_FOUND,
     Reason.EMPTY_INPUT: Kind.ERROR,
     Reason.TOO_LONG: Kind.ERROR,
@@ -82,14 +93,17 @@ class Disclaimer:
     text: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.text, str) or not self.text.startswith(MANDATORY_DISCLAIMER):
+        if not isinstance(self.text, str) or not self.text.startswith(
+            tuple(MANDATORY_DISCLAIMERS.values())
+        ):
             raise ValueError("a Disclaimer must begin with the mandatory disclaimer text")
 
     @classmethod
-    def build(cls, extra: str | None = None) -> Disclaimer:
-        """The mandatory text, followed by a clinic's extra sentence when one is configured."""
+    def build(cls, extra: str | None = None, language: str = "en") -> Disclaimer:
+        """The mandatory text (in ``language``), then a clinic's extra sentence if configured."""
+        mandatory = MANDATORY_DISCLAIMERS.get(language, MANDATORY_DISCLAIMER)
         extra = (extra or "").strip()
-        return cls(f"{MANDATORY_DISCLAIMER} {extra}" if extra else MANDATORY_DISCLAIMER)
+        return cls(f"{mandatory} {extra}" if extra else mandatory)
 
 
 @dataclass(frozen=True)
@@ -206,6 +220,8 @@ class Query:
     """The normalised last earlier question, or "" when there is none."""
     follow_up: bool = False
     """A short question that leans on the previous one ("and its side effects?")."""
+    language: str = "en"
+    """The question's language: "en", "es", or "other" (``ketabot.language``)."""
     problem: Reason | None = None
     """Why the input cannot be answered at all (empty, too long, unreadable)."""
 
