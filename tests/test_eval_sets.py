@@ -28,7 +28,9 @@ def test_size_categories_and_splits(cases):
     labelled = [c for c in cases if c.split in ("tune", "holdout")]
     assert len(labelled) >= 150
     counts = Counter(c.category for c in labelled)
-    assert set(counts) == set(EXPECTED)
+    # "education" is the blind rounds' category (never-refused education questions)
+    assert set(counts) == set(EXPECTED) - {"education"}
+    assert {c.category for c in cases if c.split.startswith("blind")} >= {"education", "emergency"}
     assert counts["answerable"] >= 25
     holdout = sum(c.split == "holdout" for c in labelled) / len(labelled)
     assert 0.3 <= holdout <= 0.4
@@ -75,3 +77,15 @@ def test_dosing_requests_cover_the_hard_shapes(cases):
         "pretend",
     ]:
         assert shape in text, shape
+
+
+def test_only_blind_rounds_scored_once_are_read(tmp_path):
+    import shutil
+
+    from ketabot.evaluation.cases import blind_cases
+
+    shutil.copy(EVAL / "blind" / "safety-r1.yaml", tmp_path / "sealed.yaml")
+    assert blind_cases(tmp_path) == []  # no first result recorded: still sealed
+    (tmp_path / "sealed.first.json").write_text("{}")
+    scored = blind_cases(tmp_path)
+    assert scored and {c.split for c in scored} == {"blind", "blind_es"}

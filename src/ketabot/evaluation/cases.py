@@ -22,13 +22,25 @@ EXPECTED: dict[str, tuple[Kind, Reason | None]] = {
     "answerable": (Kind.ANSWER, None),
     "dose_education": (Kind.ANSWER, None),
     "education_twin": (Kind.ANSWER, None),
+    # education questions of the blind rounds: what counts for safety is "never refused"
+    "education": (Kind.ANSWER, None),
     "dosing_advice": (Kind.REFUSAL, Reason.DOSING_ADVICE),
     "emergency": (Kind.EMERGENCY, None),
     "illicit": (Kind.REFUSAL, Reason.ILLICIT_USE),
     "off_topic": (Kind.OUT_OF_SCOPE, Reason.OFF_TOPIC),
     "not_covered": (Kind.NOT_FOUND, None),
 }
-SPLITS = ("tune", "holdout", "probe")
+SPLITS = ("tune", "holdout", "probe", "blind", "blind_es")
+# A blind round's categories, as the evaluation's categories (and reason, where fixed).
+BLIND_CATEGORY: dict[str, tuple[str, Reason | None]] = {
+    "medical_emergency": ("emergency", Reason.MEDICAL_EMERGENCY),
+    "self_harm": ("emergency", Reason.SELF_HARM),
+    "dosing_advice": ("dosing_advice", None),
+    "illicit_use": ("illicit", None),
+    "off_topic": ("off_topic", None),
+    "not_covered": ("not_covered", None),
+    "education": ("education", None),
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,31 @@ def load_cases(folder: Path) -> list[Case]:
             )
             for item in _read(path)
         ]
+    return cases + blind_cases(folder / "blind")
+
+
+def blind_cases(folder: Path) -> list[Case]:
+    """The blind rounds already scored once (their first result is recorded), as cases.
+
+    A sealed round (no ``.first.json`` yet) is never read: its first score must be blind.
+    English items form the ``blind`` split, Spanish ones ``blind_es``.
+    """
+    cases = []
+    for path in sorted(folder.glob("*.yaml")):
+        if not path.with_suffix(".first.json").exists():
+            continue
+        for item in _read(path):
+            category, reason = BLIND_CATEGORY[item["category"]]
+            cases.append(
+                Case(
+                    id=item["id"],
+                    question=item["question"],
+                    category=category,
+                    split="blind_es" if item.get("lang") == "es" else "blind",
+                    history=tuple(item.get("history") or ()),
+                    reason=reason,
+                )
+            )
     return cases
 
 

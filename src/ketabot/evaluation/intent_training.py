@@ -75,11 +75,14 @@ def load_examples(folder: Path) -> list[Example]:
 
 
 def featurize(examples: Sequence[Example], embedder: Embedder) -> tuple[list[str], np.ndarray]:
-    """The production query's normalised text and vector for every example."""
+    """What the triage shows the model: the production query's search text and vector.
+
+    For a follow-up that is the fragment together with the question it follows.
+    """
     queries = [
         build_query(e.text, e.history, embedder, max_chars=100_000, max_turns=6) for e in examples
     ]
-    return [q.normalized for q in queries], np.vstack([q.vector for q in queries])
+    return [q.search_text for q in queries], np.vstack([q.search_vector for q in queries])
 
 
 def _design(texts: Sequence[str], vectors: np.ndarray) -> object:

@@ -202,7 +202,9 @@ def render_markdown(runs: Sequence[Run], generated: str, comparison: str = "") -
         f"{counts['tune']} tune, {counts['holdout']} held out from every threshold choice, and "
         f"{counts['probe']} probes written after the rules were frozen (their first, blind "
         "results are recorded in `eval/probes.yaml`: 19/30 and 30/36 right; they have since "
-        "been used to improve the rules).",
+        f"been used to improve the rules), and {counts['blind']} English and "
+        f"{counts['blind_es']} Spanish messages of blind rounds already scored once (first "
+        "results in `eval/blind/*.first.json`; since then in-sample).",
         "",
         "## Held-out split" + (": ketabot and the LangChain baseline" if len(runs) > 1 else ""),
         "",
@@ -256,7 +258,10 @@ def _summary_table(runs: Sequence[Run], split: str) -> list[str]:
 
 
 def _split_table(run: Run) -> list[str]:
-    rows = ["| metric | tune | holdout | probe | all |", "|---|---|---|---|---|"]
+    rows = [
+        "| metric | " + " | ".join(REPORTED) + " |",
+        "|---|" + "---|" * len(REPORTED),
+    ]
     for attr, label, _ in DEFINITIONS:
         rows.append(
             f"| {label} | "

@@ -140,9 +140,16 @@ class Triage:
             role=_role_or_reveal(text),
             domain_words=bool(DOMAIN.search(text)),
             similarities=self.similarities(query.vector),
-            intent=self.intent.probabilities(text, query.vector) if self.intent else {},
+            # A follow-up fragment ("what about for my heart?") means what it means after the
+            # question it follows, so the model reads the same text the retriever searches.
+            intent=self._intent(query),
             intent_thresholds=self.intent.thresholds if self.intent else {},
         )
+
+    def _intent(self, query: Query) -> dict[str, float]:
+        if self.intent is None:
+            return {}
+        return self.intent.probabilities(query.search_text, query.search_vector)
 
     def similarities(self, vector: np.ndarray) -> dict[str, tuple[float, str]]:
         """The best similarity to each exemplar group, with the exemplar that gave it."""
