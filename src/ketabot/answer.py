@@ -143,14 +143,17 @@ class Composer:
                 floor, self.settings.retrieval.sentence_floor
             ):
                 break
-            quote, vector = _with_context(cand, by_position)
+            quote, parts = _with_context(cand, by_position)
             if quote is None or cand.chunk.id in {q.chunk.id for q in chosen}:
                 continue
-            too_similar = any(float(vector @ other) >= DUPLICATE_SIMILARITY for other in vectors)
+            # Redundant when any sentence of it nearly repeats a sentence already quoted.
+            too_similar = any(
+                float(part @ other) >= DUPLICATE_SIMILARITY for part in parts for other in vectors
+            )
             if too_similar or len(quote.text) > budget:
                 continue
             chosen.append(quote)
-            vectors.append(vector)
+            vectors.extend(parts)
             budget -= len(quote.text)
         return chosen
 
@@ -203,15 +206,15 @@ def _quotable(sentence: str) -> bool:
 
 def _with_context(
     cand: Candidate, by_position: dict[tuple[str, int], Candidate]
-) -> tuple[Quote | None, np.ndarray]:
+) -> tuple[Quote | None, tuple[np.ndarray, ...]]:
     """The sentence, with the one before it when it opens with a pronoun that needs it.
 
     The sentence before must itself be quotable and on the same line; when it is not, a
     patient could not tell what "This" or "They" means, so the sentence is not quoted.
-    Returns the quote and its vector (the normalised sum of its sentences' vectors).
+    Returns the quote and the vectors of its sentences.
     """
     if not _NEEDS_ANTECEDENT.match(cand.text):
-        return Quote(cand.chunk, cand.start, cand.end, cand.score), cand.vector
+        return Quote(cand.chunk, cand.start, cand.end, cand.score), (cand.vector,)
     previous = by_position.get((cand.chunk.id, cand.index - 1))
     usable = (
         previous is not None
@@ -219,7 +222,6 @@ def _with_context(
         and cand.end - previous.start <= MAX_QUOTE_CHARS
     )
     if not usable or previous is None:
-        return None, cand.vector
-    vector = previous.vector + cand.vector
+        return None, (cand.vector,)
     quote = Quote(cand.chunk, previous.start, cand.end, cand.score)
-    return quote, vector / float(np.linalg.norm(vector))
+    return quote, (previous.vector, cand.vector)
