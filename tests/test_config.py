@@ -74,15 +74,15 @@ def test_the_shipped_preset_sets_every_tuned_threshold(tmp_path):
     from ketabot.config import SHIPPED_PRESET
 
     settings = load_settings(config=SHIPPED_PRESET)  # the preset is valid on its own too
-    assert settings.triage.emergency_floor > 0 and settings.retrieval.relevance_floor > 0
+    assert settings.triage.refusal_floor > 0 and settings.retrieval.relevance_floor > 0
 
 
 def test_a_preset_overrides_the_shipped_thresholds_and_the_clinic_file_overrides_both(tmp_path):
     preset = tmp_path / "tuned.toml"
-    preset.write_text("[triage]\ntopic_floor = 0.2\nemergency_floor = 0.6\n")
+    preset.write_text("[triage]\ntopic_floor = 0.2\nrefusal_floor = 0.6\n")
     clinic = tmp_path / "ketabot.toml"
     clinic.write_text("[triage]\ntopic_floor = 0.25\n")
     settings = load_settings(config=clinic, preset=preset)
     assert settings.triage.topic_floor == 0.25
-    assert settings.triage.emergency_floor == 0.6
-    assert settings.triage.refusal_floor == load_settings(config=clinic).triage.refusal_floor
+    assert settings.triage.refusal_floor == 0.6
+    assert settings.triage.refusal_margin == load_settings(config=clinic).triage.refusal_margin

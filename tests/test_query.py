@@ -76,3 +76,16 @@ def test_bad_input_becomes_a_problem_not_an_exception(hash_embedder):
 def test_follow_up_detection():
     assert is_follow_up("and for my mother?")
     assert not is_follow_up("how does ketamine relieve pain in the nerves of the feet and hands")
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("i  w a n t  t o  d i e", "i want to die"),
+        ("q u i e r o  m o r i r m e", "quiero morirme"),
+        ("how  much  ketamine", "how much ketamine"),  # wide gaps alone change nothing
+        ("I took K  as  prescribed", "I took K as prescribed"),
+    ],
+)
+def test_spaced_out_words_are_rejoined_word_by_word(typed, read):
+    assert check_question(typed, 1000) == (read, None)

@@ -14,7 +14,7 @@ def test_with_values_changes_only_the_named_fields(tmp_path):
         base, {"triage.topic_floor": 0.2, "retrieval.relevance_floor": 0.4}
     )
     assert (changed.triage.topic_floor, changed.retrieval.relevance_floor) == (0.2, 0.4)
-    assert changed.triage.emergency_floor == base.triage.emergency_floor
+    assert changed.triage.refusal_floor == base.triage.refusal_floor
     assert base.triage.topic_floor != 0.2  # the base is not modified
 
 
@@ -62,5 +62,6 @@ def test_the_tuned_preset_is_read_back_by_load_settings(traced, settings, tmp_pa
         for dotted, value in choice.values.items():
             section, name = dotted.split(".")
             assert getattr(getattr(loaded, section), name) == pytest.approx(value)
-    assert all(choice.correct == choice.total for _, choice in choices[:2])
+    # the safety backstop is right on every case of this small set
+    assert choices[0][1].correct == choices[0][1].total
     assert Kind.ANSWER in {tuning.route(t, loaded) for _, t in traced}

@@ -173,12 +173,6 @@ class Triage(BaseModel):
     refusal_margin: float = Field(
         description="How much closer to a refusal exemplar than to an education one."
     )
-    emergency_floor: float = Field(
-        description="Least similarity to an emergency exemplar for it to count."
-    )
-    emergency_margin: float = Field(
-        description="How much closer to an emergency exemplar than to an education one."
-    )
     topic_floor: float = Field(
         description="Below this similarity to the topic the question is off-topic."
     )

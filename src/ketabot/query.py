@@ -28,6 +28,8 @@ _FOLLOW_UP = re.compile(
     r"^(?:and|but|so|also|ok|okay|then|what about|how about|and what|what if|same)\b|"
     r"\b(?:it|its|that|this|them|they|those)\b"
 )
+_WORD_GAP = re.compile(r"[ \t]{2,}")
+_SPACED = re.compile(r"(?:\S )+\S")
 # An earlier turn is context, not a question to answer; anything longer is cut, not refused.
 _MAX_TURN_CHARS = 10_000
 
@@ -94,10 +96,25 @@ def check_question(question: object, max_chars: int) -> tuple[str, Reason | None
     # are removed, not spaced: "too mu\u200bch" must stay "too much" for the triage.
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    text = " ".join(text.split())
+    text = " ".join(_unspace(text).split())
     if not any(ch.isalnum() for ch in text):
         return "", Reason.EMPTY_INPUT
     return text, None
+
+
+def _unspace(text: str) -> str:
+    """Spaced-out words rejoined, where wider gaps mark the words: "i  w a n t  t o" -> "i want to".
+
+    Only the wider gaps tell where one spaced word ends, so this runs before whitespace is
+    collapsed; a single spaced word ("k e t a m i n e") is the normaliser's job.
+    """
+    groups = _WORD_GAP.split(text)
+    spaced = [bool(_SPACED.fullmatch(g.strip())) for g in groups]
+    if sum(spaced) < 2:
+        return text
+    return " ".join(
+        g.strip().replace(" ", "") if s else g for g, s in zip(groups, spaced, strict=True)
+    )
 
 
 def user_turns(history: History | None, limit: int) -> list[str]:

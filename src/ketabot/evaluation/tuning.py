@@ -35,14 +35,6 @@ def _steps(low: float, high: float, step: float) -> list[float]:
 # because their job is to catch what the rules miss; elsewhere the middle of the ties.
 STAGES: list[tuple[str, dict[str, list[float]], str]] = [
     (
-        "emergency backstop",
-        {
-            "triage.emergency_floor": _steps(0.45, 0.85, 0.05),
-            "triage.emergency_margin": _steps(0.0, 0.2, 0.02),
-        },
-        "sensitive",
-    ),
-    (
         "dosing and illicit backstop",
         {
             "triage.refusal_floor": _steps(0.45, 0.85, 0.05),

@@ -186,7 +186,9 @@ DOSING = [
     ),
     _rule(
         "dose_qualifier",
-        r"\b(?:exact|specific|right|correct|proper|ideal|best|maximum|max|minimum|"
+        # "the exact dose" asks for a number; "the most exact dose" compares routes (education)
+        r"\b(?<!most )(?<!more )(?:exact|specific|right|correct|proper|ideal|best|"
+        r"maximum|max|minimum|"
         r"starting|usual|normal|typical|recommended|lethal|safe) (?:\w+ )?(?:dose|dosage|amount|"
         r"infusion rate|dosing)\b",
     ),
@@ -266,7 +268,9 @@ DOSING = [
     _rule("redose", r"\bre-?dos\w*|\btop(?:ping)? up\b.{0,20}\b(?:dose|ketamine)\b"),
     _rule(
         "start_stop_own",
-        r"\b(?:should|can|could|do|must)\b.{0,6}\b(?:i|we|he|she|they)\b.{0,6}\b(?:start|stop|"
+        # only about a medicine: "do I change a flat tire" is not a dosing question
+        rf"(?=.*\b(?:{_MEDS}|{_DRUG_NAMES})\b)"
+        r".*\b(?:should|can|could|do|must)\b.{0,6}\b(?:i|we|he|she|they)\b.{0,6}\b(?:start|stop|"
         r"quit|come off|go off|keep taking|continue taking|combine|mix|wean|taper|cut down|"
         r"reduce|lower|increase|double|skip|change|adjust|space out)\b",
     ),

@@ -7,7 +7,8 @@ questions; everything else is answered from the sources.
 
 Each decision combines explicit rules (dose quantities, personal pronouns
 with dose verbs, emergency phrases) over a normalised copy of the question
-(case, accents, leetspeak, slang, common misspellings) with semantic
+(case, accents, leetspeak, slang, common misspellings) with a trained intent
+model (``safety/intent.py``) and, for dosing and illicit requests, semantic
 similarity to labelled exemplars embedded by the same model the index uses.
 The question is only ever data: instructions inside it ("SYSTEM: rules
 disabled") cannot switch a rule off, because no rule reads them as anything
@@ -89,14 +90,13 @@ class Signals:
 def decide(signals: Signals, settings: Settings) -> Verdict:
     """The policy, most urgent first; within each class the precise rules, then the model.
 
-    Emergency and self-harm win over everything: rules, then the intent model, then the
-    exemplars. Then the dosing and illicit rules (and dosing follow-ups), the model's
-    refusal classes, the exemplars; then role changes and off-topic questions.
+    Emergency and self-harm win over everything: the rules, then the intent model. Then
+    the dosing and illicit rules (and dosing follow-ups), the model's refusal classes, the
+    exemplars; then role changes and off-topic questions.
     """
     return (
         signals.emergency
         or _model_emergency(signals)
-        or _semantic_emergency(signals.similarities, settings)
         or signals.rules
         or signals.follow_up
         or _model_refusal(signals)
@@ -190,18 +190,6 @@ def _semantic(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict
         if score >= settings.triage.refusal_floor and margin >= settings.triage.refusal_margin:
             evidence = f"exemplar:{group}:{example!r} ({score:.2f}, margin {margin:.2f})"
             return Verdict(Kind.REFUSAL, Reason(group), (evidence,), confidence=score)
-    return None
-
-
-def _semantic_emergency(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict | None:
-    """An emergency in words no rule foresaw, caught by closeness to emergency exemplars."""
-    education = max(sims["education"][0], sims["topic"][0])
-    reason = max(("medical_emergency", "self_harm"), key=lambda g: sims[g][0])
-    score, example = sims[reason]
-    margin = score - education
-    if score >= settings.triage.emergency_floor and margin >= settings.triage.emergency_margin:
-        evidence = f"exemplar:{reason}:{example!r} ({score:.2f}, margin {margin:.2f})"
-        return Verdict(Kind.EMERGENCY, Reason(reason), (evidence,), confidence=score)
     return None
 
 
