@@ -195,3 +195,21 @@ def test_the_same_code_works_against_a_chroma_server(
     vector = hash_embedder.embed([chunks[2].search_text])[0]
     assert snapshot.dense(vector, 1)[0][0].id == chunks[2].id
     assert not (tmp_path / "home" / "chroma").exists()  # nothing went to the embedded store
+
+
+def test_an_index_missing_some_sentence_vectors_is_completed_by_the_next_ingest(
+    index, corpus, hash_embedder
+):
+    chunks = chunk_corpus(load_corpus(corpus))
+    index.sync(chunks, hash_embedder)
+    pointer = index.pointer()
+    sentences = index.client.get_collection(pointer.active + SENTENCES)
+    context = [k for c in chunks for k in sentence_keys(c) if "+" in k]
+    assert context  # the corpus has pronoun-led sentences, stored read with the one before
+    sentences.delete(ids=context)  # as an index built before these vectors existed
+    hash_embedder.embedded.clear()
+    report = index.sync(chunks, hash_embedder)
+    assert (report.added, report.removed) == (0, 0)
+    snapshot = index.open(hash_embedder)
+    assert set(snapshot.sentence_vectors(context)) == set(context)
+    assert len(hash_embedder.embedded) == len(context)  # only the missing ones were embedded

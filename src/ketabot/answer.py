@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ketabot.chunking import sentence_key
+from ketabot.chunking import context_key, sentence_key
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.safety.rules import is_instruction, states_dose
-from ketabot.text import is_complete_sentence, sentence_spans, words
+from ketabot.text import is_complete_sentence, needs_antecedent, sentence_spans, words
 from ketabot.types import Chunk, Citation, Disclaimer, Kind, Passage, Reply
 
 SentenceVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]
@@ -34,7 +34,6 @@ _ABOUT_THE_ARTICLE = re.compile(
     r"look no further|get ready to|read on|throughout this article)\b",
     re.IGNORECASE,
 )
-_NEEDS_ANTECEDENT = re.compile(r"^(?:this|these|those|it|its|they|their|such|that)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,8 @@ class Candidate:
     index: int
     score: float
     vector: np.ndarray = field(repr=False, compare=False)
+    context_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """The vector of this sentence read together with the one before it, where it needs it."""
 
     @property
     def text(self) -> str:
@@ -91,7 +92,15 @@ class Composer:
         ]
         if not spans:
             return []
-        vectors = self._sentence_vectors(spans, stored)
+        units = [(sentence_key(p.chunk.id, i), p.chunk.text[s:e]) for p, i, s, e in spans]
+        context = [
+            (context_key(p.chunk.id, i), p.chunk.text[prev_start:e])
+            for (p, i, s, e) in spans
+            if i and needs_antecedent(p.chunk.text[s:e])
+            for prev_start, _ in [sentence_spans(p.chunk.text)[i - 1]]
+        ]
+        found = self._unit_vectors([*units, *context], stored)
+        vectors = np.vstack([found[k] for k, _ in units])
         similarity = vectors @ question_vector
         top = max(p.relevance for p in passages) or 1.0
         w = self.settings.retrieval.passage_weight
@@ -99,30 +108,28 @@ class Composer:
             # A sentence alone can echo the question without answering it ("To understand how
             # ketamine works, ..."); weighing in how well its whole passage matched prefers
             # sentences from the passages that are about the question.
-            Candidate(p.chunk, s, e, i, (1 - w) * float(sim) + w * p.relevance / top, vector)
+            Candidate(
+                p.chunk,
+                s,
+                e,
+                i,
+                (1 - w) * float(sim) + w * p.relevance / top,
+                vector,
+                found.get(context_key(p.chunk.id, i)),
+            )
             for (p, i, s, e), sim, vector in zip(spans, similarity, vectors, strict=True)
         ]
 
-    def _sentence_vectors(
-        self, spans: list[tuple[Passage, int, int, int]], stored: SentenceVectors | None
-    ) -> np.ndarray:
-        """Vectors stored at ingest; the model runs only for any the index lacks."""
-        keys = [sentence_key(p.chunk.id, i) for p, i, _, _ in spans]
-        found = stored(keys) if stored else {}
-        missing = [
-            (k, p.chunk.text[s:e])
-            for k, (p, _, s, e) in zip(keys, spans, strict=True)
-            if k not in found
-        ]
+    def _unit_vectors(
+        self, units: list[tuple[str, str]], stored: SentenceVectors | None
+    ) -> dict[str, np.ndarray]:
+        """Vectors stored at ingest by key; the model runs only for any the index lacks."""
+        found = stored([k for k, _ in units]) if stored else {}
+        missing = [(k, text) for k, text in dict(units).items() if k not in found]
         if missing:
-            found.update(
-                zip(
-                    (k for k, _ in missing),
-                    self.embedder.embed([t for _, t in missing]),
-                    strict=True,
-                )
-            )
-        return np.vstack([found[k] for k in keys])
+            vectors = self.embedder.embed([text for _, text in missing])
+            found.update(zip((k for k, _ in missing), vectors, strict=True))
+        return found
 
     def select(self, candidates: Sequence[Candidate]) -> list[Quote]:
         """The best few non-overlapping, non-duplicate quotes within the length budget."""
@@ -143,19 +150,27 @@ class Composer:
                 floor, self.settings.retrieval.sentence_floor
             ):
                 break
-            quote, parts = _with_context(cand, by_position)
+            quote = _with_context(cand, by_position)
             if quote is None or cand.chunk.id in {q.chunk.id for q in chosen}:
                 continue
-            # Redundant when any sentence of it nearly repeats a sentence already quoted.
-            too_similar = any(
-                float(part @ other) >= DUPLICATE_SIMILARITY for part in parts for other in vectors
-            )
+            vector = self._quote_vector(quote, cand)
+            too_similar = any(float(vector @ other) >= DUPLICATE_SIMILARITY for other in vectors)
             if too_similar or len(quote.text) > budget:
                 continue
             chosen.append(quote)
-            vectors.extend(parts)
+            vectors.append(vector)
             budget -= len(quote.text)
         return chosen
+
+    def _quote_vector(self, quote: Quote, cand: Candidate) -> np.ndarray:
+        """The vector of exactly what is quoted, as stored at ingest.
+
+        Two sentences read together can repeat an earlier quote although neither does alone,
+        so a quote with its preceding sentence is compared by the vector of both together.
+        """
+        if (quote.start, quote.end) == (cand.start, cand.end) or cand.context_vector is None:
+            return cand.vector
+        return cand.context_vector
 
     def compose(
         self, question: str, candidates: Sequence[Candidate], disclaimer: Disclaimer
@@ -204,17 +219,14 @@ def _quotable(sentence: str) -> bool:
     )
 
 
-def _with_context(
-    cand: Candidate, by_position: dict[tuple[str, int], Candidate]
-) -> tuple[Quote | None, tuple[np.ndarray, ...]]:
+def _with_context(cand: Candidate, by_position: dict[tuple[str, int], Candidate]) -> Quote | None:
     """The sentence, with the one before it when it opens with a pronoun that needs it.
 
     The sentence before must itself be quotable and on the same line; when it is not, a
     patient could not tell what "This" or "They" means, so the sentence is not quoted.
-    Returns the quote and the vectors of its sentences.
     """
-    if not _NEEDS_ANTECEDENT.match(cand.text):
-        return Quote(cand.chunk, cand.start, cand.end, cand.score), (cand.vector,)
+    if not needs_antecedent(cand.text):
+        return Quote(cand.chunk, cand.start, cand.end, cand.score)
     previous = by_position.get((cand.chunk.id, cand.index - 1))
     usable = (
         previous is not None
@@ -222,6 +234,5 @@ def _with_context(
         and cand.end - previous.start <= MAX_QUOTE_CHARS
     )
     if not usable or previous is None:
-        return None, (cand.vector,)
-    quote = Quote(cand.chunk, previous.start, cand.end, cand.score)
-    return quote, (previous.vector, cand.vector)
+        return None
+    return Quote(cand.chunk, previous.start, cand.end, cand.score)

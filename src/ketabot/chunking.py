@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ketabot.text import sentence_spans
+from ketabot.text import needs_antecedent, sentence_spans
 from ketabot.types import Chunk, SourceDocument
 
 CHUNK_CHARS = 700
@@ -95,9 +95,30 @@ def sentence_key(chunk_id: str, n: int) -> str:
     return f"{chunk_id}#{n}"
 
 
+def context_key(chunk_id: str, n: int) -> str:
+    """The id of a chunk's n-th sentence read together with the sentence before it."""
+    return f"{chunk_id}#{n - 1}+{n}"
+
+
+def vector_units(chunk: Chunk) -> list[tuple[str, int, int]]:
+    """``(key, start, end)`` of every span of ``chunk`` that gets a vector at ingest.
+
+    Each sentence, and each pronoun-led sentence together with the one before it, which is
+    how the composer quotes it: so answering never runs the model on a passage.
+    """
+    spans = sentence_spans(chunk.text)
+    units = [(sentence_key(chunk.id, n), s, e) for n, (s, e) in enumerate(spans)]
+    units += [
+        (context_key(chunk.id, n), spans[n - 1][0], e)
+        for n, (s, e) in enumerate(spans)
+        if n and needs_antecedent(chunk.text[s:e])
+    ]
+    return units
+
+
 def sentence_keys(chunk: Chunk) -> list[str]:
-    """Ids of all of a chunk's sentences, in order."""
-    return [sentence_key(chunk.id, n) for n in range(len(sentence_spans(chunk.text)))]
+    """Ids of all of a chunk's stored sentence vectors (:func:`vector_units`), in order."""
+    return [key for key, _, _ in vector_units(chunk)]
 
 
 def _slices(

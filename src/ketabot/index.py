@@ -43,7 +43,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
-from ketabot.chunking import sentence_keys
+from ketabot.chunking import sentence_keys, vector_units
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.errors import (
@@ -51,7 +51,6 @@ from ketabot.errors import (
     IndexMissingError,
     IndexUnavailableError,
 )
-from ketabot.text import sentence_spans
 from ketabot.types import Chunk, IngestReport
 
 Progress = Callable[[int], None]
@@ -202,7 +201,8 @@ class Index:
         kept = [desired[chunk_id] for chunk_id in sorted(reuse)]
         removed = len(existing - desired.keys())
         generation = pointer.active if pointer else None
-        if old is not None and not rebuild and not added and not removed:
+        unchanged = old is not None and not rebuild and not added and not removed
+        if unchanged and self._complete(pointer, chunks):
             self._remove_orphans(pointer)
         else:
             generation = self._build(old, kept, added, embedder, progress)
@@ -251,6 +251,12 @@ class Index:
             },
         )
 
+    def _complete(self, pointer: Pointer | None, chunks: Sequence[Chunk]) -> bool:
+        """Whether the active generation stores every vector this version of ketabot reads."""
+        sentences = None if pointer is None else self._generation(pointer.active + SENTENCES)
+        expected = sum(len(sentence_keys(chunk)) for chunk in chunks)
+        return sentences is not None and sentences.count() == expected
+
     def _copy_kept(
         self,
         old: Collection,
@@ -263,9 +269,12 @@ class Index:
         old_sentences = self._generation(old.name + SENTENCES)
         if old_sentences is not None:
             _copy(old_sentences, sentences, [k for chunk in kept for k in sentence_keys(chunk)])
-        else:  # an index from before sentence vectors were stored: embed them once now
-            for batch in _batches(kept, EMBED_BATCH):
-                _add_sentences(sentences, batch, embedder)
+        # Vectors an older index lacks (all of them, or a kind added since) are embedded once.
+        for batch in _batches(kept, EMBED_BATCH):
+            keys = [k for chunk in batch for k in sentence_keys(chunk)]
+            have = frozenset(sentences.get(ids=keys, include=[])["ids"]) if keys else frozenset()
+            if len(have) < len(keys):
+                _add_sentences(sentences, batch, embedder, skip=have)
 
     def _embed_added(
         self,
@@ -327,11 +336,18 @@ class Index:
             return None
 
 
-def _add_sentences(sentences: Collection, chunks: Sequence[Chunk], embedder: Embedder) -> None:
-    keys = [key for chunk in chunks for key in sentence_keys(chunk)]
-    texts = [chunk.text[s:e] for chunk in chunks for s, e in sentence_spans(chunk.text)]
-    if keys:
-        sentences.add(ids=keys, embeddings=embedder.embed(texts).tolist())
+def _add_sentences(
+    sentences: Collection,
+    chunks: Sequence[Chunk],
+    embedder: Embedder,
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    units = [
+        (k, chunk.text[s:e]) for chunk in chunks for k, s, e in vector_units(chunk) if k not in skip
+    ]
+    if units:
+        vectors = embedder.embed([text for _, text in units])
+        sentences.add(ids=[k for k, _ in units], embeddings=vectors.tolist())
 
 
 def _check_counts(new: Collection, sentences: Collection, chunks: list[Chunk]) -> None:

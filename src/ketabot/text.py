@@ -39,6 +39,7 @@ _ABBREVIATIONS = frozenset(
     ]
 )
 _TERMINAL = re.compile(r"[.!?][\"'”’)\]]*$")
+_NEEDS_ANTECEDENT = re.compile(r"^(?:this|these|those|it|its|they|their|such|that)\b", re.I)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -56,6 +57,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 def sentences(text: str) -> list[str]:
     """The sentences of ``text`` as strings (slices of it)."""
     return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def needs_antecedent(sentence: str) -> bool:
+    """True for a sentence that opens with a pronoun needing the one before ("These may ...")."""
+    return bool(_NEEDS_ANTECEDENT.match(sentence))
 
 
 def is_complete_sentence(sentence: str) -> bool:
