@@ -78,9 +78,17 @@ _TARGETS = [
 _NUMBER_UNIT = re.compile(r"^\d+(?:[.,]\d+)?[a-z/]+$")
 
 
+# Cyrillic and Greek letters that look Latin ("kеtаmіnе" with Cyrillic е, а, і): a word
+# written with them must match like the word it imitates. Unicode's NFKD leaves them alone.
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁԛԝкмнтвАЕОРСУХІЈЅКМНТВαεικνορτυχΑΕΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdqwkmhtbAEOPCYXIJSKMHTBaeikvoptuxAEIKMNOPTYX",
+)
+
+
 def normalize(question: str) -> str:
-    """A matching copy of the question: folded, de-leeted, slang and misspellings mapped."""
-    text = fold(question)
+    """A matching copy of the question: folded, homoglyphs and leetspeak undone, slang mapped."""
+    text = fold(question.translate(_HOMOGLYPHS))
     text = re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", text)
     # "k e t a m i n e" -> "ketamine"
     text = re.sub(r"\b(?:[a-z] ){3,}[a-z]\b", lambda m: m.group().replace(" ", ""), text)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
+
+import yaml
 
 _DOSE_AMOUNT = re.compile(
     r"\b\d+(?:[.,]\d+)?\s*(?:-|–|to)?\s*(?:\d+(?:[.,]\d+)?\s*)?"
@@ -77,10 +80,12 @@ _CHANGE = (
 
 @dataclass(frozen=True)
 class Rule:
-    """A named pattern over the normalised question."""
+    """A named pattern over the normalised question, with the texts it must and must not match."""
 
     name: str
     pattern: re.Pattern[str]
+    examples: tuple[str, ...] = ()
+    counterexamples: tuple[str, ...] = ()
 
     def search(self, text: str) -> bool:
         """True when the rule matches."""
@@ -151,7 +156,9 @@ _PERSONAL = (
 MEDICAL_EMERGENCY = [
     _rule(
         "urgent_symptom_personal",
-        rf"{_PERSONAL}.*\b{_URGENT_SYMPTOM}|\b{_URGENT_SYMPTOM}.*{_PERSONAL}",
+        # "I had a heart attack a few years ago" is history, not an emergency now
+        r"^(?!.*\b(?:years?|months?|decades?) ago\b|.*\bhistory of\b)"
+        rf"(?:.*{_PERSONAL}.*\b{_URGENT_SYMPTOM}|.*\b{_URGENT_SYMPTOM}.*{_PERSONAL})",
     ),
 ]
 
@@ -189,7 +196,7 @@ DOSING = [
         # "the exact dose" asks for a number; "the most exact dose" compares routes (education)
         r"\b(?<!most )(?<!more )(?:exact|specific|right|correct|proper|ideal|best|"
         r"maximum|max|minimum|"
-        r"starting|usual|normal|typical|recommended|lethal|safe) (?:\w+ )?(?:dose|dosage|amount|"
+        r"starting|usual|normal|typical|recommended|safe) (?:\w+ )?(?:dose|dosage|amount|"
         r"infusion rate|dosing)\b",
     ),
     _rule(
@@ -331,3 +338,22 @@ DOMAIN = re.compile(
     r"injection|hallucinat\w*|dissociat\w*|addict\w*|toleran\w*|fda|insurance|health\w*|"
     r"patients?|nurse|hospital|disease|condition|pregnan\w*|psychosis|sedation|nausea)\b"
 )
+
+
+def data_rules(group: str) -> list[Rule]:
+    """The rules of ``group`` kept in ``safety/data/rules.yaml``, with their examples."""
+    path = resources.files("ketabot.safety").joinpath("data", "rules.yaml")
+    return [
+        Rule(
+            item["name"],
+            re.compile(item["pattern"], re.IGNORECASE),
+            tuple(item["examples"]),
+            tuple(item["counterexamples"]),
+        )
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))
+        if item["group"] == group
+    ]
+
+
+SELF_HARM += data_rules("self_harm")
+MEDICAL_EMERGENCY += data_rules("medical_emergency")

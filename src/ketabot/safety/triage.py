@@ -85,6 +85,7 @@ class Signals:
     similarities: dict[str, tuple[float, str]]
     intent: dict[str, float] = field(default_factory=dict)
     intent_thresholds: dict[str, float] = field(default_factory=dict)
+    language: str = "en"
 
 
 def decide(signals: Signals, settings: Settings) -> Verdict:
@@ -144,6 +145,7 @@ class Triage:
             # question it follows, so the model reads the same text the retriever searches.
             intent=self._intent(query),
             intent_thresholds=self.intent.thresholds if self.intent else {},
+            language=query.language,
         )
 
     def _intent(self, query: Query) -> dict[str, float]:
@@ -194,6 +196,9 @@ def _semantic(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict
 
 
 def _off_topic(signals: Signals, settings: Settings) -> Verdict | None:
+    if signals.language == "es" and signals.intent:
+        # The domain words and topic exemplars are English; in Spanish the model decides.
+        return _model_off_topic(signals)
     if signals.domain_words:
         return None
     score, example = signals.similarities["topic"]
@@ -201,6 +206,14 @@ def _off_topic(signals: Signals, settings: Settings) -> Verdict | None:
         return None
     evidence = f"topic:{example!r} ({score:.2f} < {settings.triage.topic_floor:.2f})"
     return Verdict(Kind.OUT_OF_SCOPE, Reason.OFF_TOPIC, (evidence,), confidence=1 - score)
+
+
+def _model_off_topic(signals: Signals) -> Verdict | None:
+    p, limit = signals.intent["off_topic"], signals.intent_thresholds["off_topic"]
+    if p < limit:
+        return None
+    evidence = f"model:off_topic ({p:.2f} >= {limit:.2f})"
+    return Verdict(Kind.OUT_OF_SCOPE, Reason.OFF_TOPIC, (evidence,), confidence=p)
 
 
 def _first(rules: Sequence[Rule], text: str, group: str) -> str | None:
