@@ -157,7 +157,8 @@ MEDICAL_EMERGENCY = [
     _rule(
         "urgent_symptom_personal",
         # "I had a heart attack a few years ago" is history, not an emergency now
-        r"^(?!.*\b(?:years?|months?|decades?) ago\b|.*\bhistory of\b)"
+        r"^(?!.*\b(?:years?|months?|decades?) ago\b|.*\b(?:history of|heart history|last year)\b"
+        r"|.*\b(?:back )?in (?:19|20)\d\d\b)"
         rf"(?:.*{_PERSONAL}.*\b{_URGENT_SYMPTOM}|.*\b{_URGENT_SYMPTOM}.*{_PERSONAL})",
     ),
 ]
@@ -211,8 +212,7 @@ DOSING = [
         "take_more",
         rf"\b(?:can|could|should|may|must|do|shall|would)\b.{{0,12}}\b{_WHO}\b.{{0,20}}\b(?:take|"
         rf"use|have|get|give|inject|ask for|request|go up to)\b.{{0,30}}\b(?:more|extra|another|"
-        rf"less|two|three|double|twice|a second|half|my usual|my normal|my regular|"
-        rf"{_DOSE_WORD})\b",
+        rf"less|two|three|double|twice|a second|half|{_DOSE_WORD})\b",
     ),
     _rule(
         "ok_for_me",
@@ -277,7 +277,8 @@ DOSING = [
         "start_stop_own",
         # only about a medicine: "do I change a flat tire" is not a dosing question
         rf"(?=.*\b(?:{_MEDS}|{_DRUG_NAMES})\b)"
-        r".*\b(?:should|can|could|do|must)\b.{0,6}\b(?:i|we|he|she|they)\b.{0,6}\b(?:start|stop|"
+        # not "they": "why do they adjust the rate?" asks what clinicians do
+        r".*\b(?:should|can|could|do|must)\b.{0,6}\b(?:i|we|he|she)\b.{0,6}\b(?:start|stop|"
         r"quit|come off|go off|keep taking|continue taking|combine|mix|wean|taper|cut down|"
         r"reduce|lower|increase|double|skip|change|adjust|space out)\b",
     ),

@@ -44,6 +44,8 @@ from ketabot.types import Kind, Query, Reason, Verdict
 # ---------------------------------------------------------------- exemplars
 
 log = logging.getLogger("ketabot")
+# The model's probability of "education" above which the exemplar backstop stays silent.
+EDUCATION_SURE = 0.9
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def decide(signals: Signals, settings: Settings) -> Verdict:
         or signals.rules
         or signals.follow_up
         or _model_refusal(signals)
-        or _semantic(signals.similarities, settings)
+        or _semantic(signals, settings)
         or signals.role
         or _off_topic(signals, settings)
         or Verdict(Kind.ANSWER)
@@ -139,7 +141,8 @@ class Triage:
             rules=_by_rules(text),
             follow_up=follow_up,
             role=_role_or_reveal(text),
-            domain_words=bool(DOMAIN.search(text)),
+            # "which one works faster?" is on topic after a question about ketamine
+            domain_words=bool(DOMAIN.search(query.search_text)),
             similarities=self.similarities(query.vector),
             # A follow-up fragment ("what about for my heart?") means what it means after the
             # question it follows, so the model reads the same text the retriever searches.
@@ -184,7 +187,16 @@ def _model_refusal(signals: Signals) -> Verdict | None:
     return None
 
 
-def _semantic(sims: dict[str, tuple[float, str]], settings: Settings) -> Verdict | None:
+def _semantic(signals: Signals, settings: Settings) -> Verdict | None:
+    """Closeness to labelled refusal exemplars: a backstop for what the rules miss.
+
+    It defers to the trained model where the model is sure a question is education: the
+    handful of exemplars cannot tell "which route gives the most precise dosing?" from
+    "which dosage would suit me best?", the model, trained on such twins, can.
+    """
+    if signals.intent.get("education", 0.0) >= EDUCATION_SURE:
+        return None
+    sims = signals.similarities
     education = max(sims["education"][0], sims["topic"][0])
     for group in ("dosing_advice", "illicit_use"):
         score, example = sims[group]
