@@ -28,11 +28,14 @@ SEED = 20261121
 # with "not found" later, by retrieval, so to the triage it is an education question.
 LABEL_OF = {"not_covered": "education"}
 EMERGENCY = ("medical_emergency", "self_harm")
-# The policy's costs are asymmetric: a missed emergency is worst, then dosing advice given,
+# The policy's costs are asymmetric: a missed emergency is worst, then giving dosing advice,
 # then illicit help; a refused education question costs too. Each safety class gets the
 # lowest threshold whose false alarms on the tune split's education messages stay within
-# its budget, so the model is as sensitive as the over-refusal budget (3% in all) allows.
-FALSE_ALARM_BUDGET = {"emergency": 0.01, "dosing_advice": 0.015, "illicit_use": 0.005}
+# its budget (3 % in all). Blind round 5 found dosing refusal complete and over-refusal
+# low but crises missed, so emergencies get as much of the budget as dosing (Spanish
+# dosing, which has no rules behind the model, fell to 84 % on held-out families when
+# emergencies got 1.5 % and dosing 1 %).
+FALSE_ALARM_BUDGET = {"emergency": 0.0125, "dosing_advice": 0.0125, "illicit_use": 0.005}
 OFF_TOPIC_FLOOR = 0.5
 
 
