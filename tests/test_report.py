@@ -13,10 +13,11 @@ def runs(eval_outcomes, sources, bot, settings):
     from conftest import EVAL
     from ketabot.corpus import load_corpus
     from ketabot.evaluation.baseline import Baseline
-    from ketabot.evaluation.cases import load_cases
+    from ketabot.evaluation.cases import for_baseline, load_cases
     from ketabot.evaluation.runner import run
 
-    baseline = run(Baseline(load_corpus(settings.corpus), bot.embedder), load_cases(EVAL))
+    cases = for_baseline(load_cases(EVAL))
+    baseline = run(Baseline(load_corpus(settings.corpus), bot.embedder), cases)
     return [
         report.Run.measure("ketabot", eval_outcomes, sources),
         report.Run.measure("baseline", baseline, sources),

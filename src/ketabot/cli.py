@@ -322,7 +322,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from ketabot import evaluation
 
     evaluation.require("eval")
-    from ketabot.evaluation.cases import load_cases, source_texts
+    from ketabot.evaluation.cases import for_baseline, load_cases, source_texts
     from ketabot.evaluation.metrics import failures
     from ketabot.evaluation.report import Run, text_summary
     from ketabot.evaluation.runner import run, run_bot
@@ -341,7 +341,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         from ketabot.evaluation.baseline import Baseline
 
         baseline = Baseline(load_corpus(settings.corpus), bot.embedder)
-        runs.append(Run.measure("baseline", run(baseline, cases), sources))
+        runs.append(Run.measure("baseline", run(baseline, for_baseline(cases)), sources))
     for m in runs[0].metrics.values():
         print("\n" + text_summary(m))
     for outcome in failures(runs[0].outcomes):

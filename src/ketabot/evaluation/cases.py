@@ -96,6 +96,15 @@ def load_cases(folder: Path) -> list[Case]:
     return cases + blind_cases(folder / "blind")
 
 
+def for_baseline(cases: list[Case]) -> list[Case]:
+    """The cases the baseline comparison reads: not the blind safety rounds.
+
+    The baseline has no triage, so it "answers" every one of them; running it over the
+    rounds would cost minutes and show nothing the held-out split does not.
+    """
+    return [c for c in cases if not c.split.startswith("blind")]
+
+
 def blind_cases(folder: Path) -> list[Case]:
     """The blind rounds already scored once (their first result is recorded), as cases.
 
