@@ -3,11 +3,20 @@
 import pytest
 
 from ketabot.safety.normalize import normalize
-from ketabot.safety.rules import data_rules
+from importlib import resources
 
-RULES = [
-    (group, rule) for group in ("self_harm", "medical_emergency") for rule in data_rules(group)
-]
+import yaml
+
+from ketabot.safety.rules import DATA_GROUPS, data_rules
+
+RULES = [(group, rule) for group in DATA_GROUPS for rule in data_rules(group)]
+
+
+def test_every_data_rule_names_a_group_the_triage_checks():
+    path = resources.files("ketabot.safety").joinpath("data", "rules.yaml")
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert {item["group"] for item in items} <= set(DATA_GROUPS)
+    assert len(RULES) == len(items)
 
 
 @pytest.mark.parametrize(("group", "rule"), RULES, ids=[r.name for _, r in RULES])

@@ -356,5 +356,12 @@ def data_rules(group: str) -> list[Rule]:
     ]
 
 
-SELF_HARM += data_rules("self_harm")
-MEDICAL_EMERGENCY += data_rules("medical_emergency")
+# The groups a rule in rules.yaml may name; each extends the list the triage already checks.
+DATA_GROUPS = {
+    "self_harm": SELF_HARM,
+    "medical_emergency": MEDICAL_EMERGENCY,
+    "dosing_advice": DOSING,
+    "illicit_use": ILLICIT,
+}
+for _group, _rules in DATA_GROUPS.items():
+    _rules += data_rules(_group)
