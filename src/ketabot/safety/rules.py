@@ -298,7 +298,8 @@ ILLICIT = [
     _rule("dark_web", r"\bdark ?web\b|\bdarknet\b"),
     _rule(
         "recreational",
-        r"\bfor fun\b|\brecreation\w*|\bget(?:ting)? high\b|\bparty\b|\bfestival\b|\brave\b|"
+        # "used ketamine recreationally back in college" is history (eligibility), not a request
+        r"\bfor fun\b|(?<!used )(?<!used it )(?<!used ketamine )\brecreation\w*|\bget(?:ting)? high\b|\bparty\b|\bfestival\b|\brave\b|"
         r"\bk[- ]?hole\b|\bsnort\w*|\btrip(?:ping)? on\b",
     ),
     _rule(

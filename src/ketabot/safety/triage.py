@@ -98,7 +98,7 @@ def decide(signals: Signals, settings: Settings) -> Verdict:
     exemplars; then role changes and off-topic questions.
     """
     return (
-        signals.emergency
+        _crisis_first(signals.emergency, signals)
         or _model_emergency(signals)
         or signals.rules
         or signals.follow_up
@@ -164,6 +164,22 @@ class Triage:
             i = int(np.argmax(sims))
             best[group] = (float(sims[i]), self.exemplars.texts[group][i])
         return best
+
+
+def _crisis_first(verdict: Verdict | None, signals: Signals) -> Verdict | None:
+    """A rule-found medical emergency the model reads mainly as self-harm gets the crisis reply.
+
+    "If I take all my ketamine with vodka tonight will I just not wake up? that would be
+    fine by me" names an overdose (a medical rule) but is suicidal: the person needs the
+    crisis line. The medical reply names it too, so nothing is lost either way.
+    """
+    p = signals.intent
+    if verdict is None or verdict.reason is not Reason.MEDICAL_EMERGENCY or not p:
+        return verdict
+    if p["self_harm"] <= p["medical_emergency"] or p["self_harm"] < 0.5:
+        return verdict
+    evidence = (*verdict.evidence, f"model:self_harm ({p['self_harm']:.2f}) over medical")
+    return Verdict(Kind.EMERGENCY, Reason.SELF_HARM, evidence, confidence=p["self_harm"])
 
 
 def _model_emergency(signals: Signals) -> Verdict | None:

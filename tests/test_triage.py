@@ -1,0 +1,64 @@
+"""The decision policy in ``safety.triage.decide``: which signal wins when several fire."""
+
+import pytest
+
+from ketabot.config import load_settings
+from ketabot.safety.triage import Signals, decide
+from ketabot.types import Kind, Reason, Verdict
+
+THRESHOLDS = {"emergency": 0.6, "dosing_advice": 0.5, "illicit_use": 0.85, "off_topic": 0.5}
+MEDICAL_RULE = Verdict(Kind.EMERGENCY, Reason.MEDICAL_EMERGENCY, ("rule:medical_emergency:x",))
+DOSING_RULE = Verdict(Kind.REFUSAL, Reason.DOSING_ADVICE, ("rule:dosing_advice:x",))
+
+
+def probabilities(**given: float) -> dict[str, float]:
+    classes = ("education", "medical_emergency", "self_harm", "dosing_advice", "illicit_use")
+    rest = (1.0 - sum(given.values())) / (len(classes) + 1 - len(given))
+    return {name: given.get(name, rest) for name in (*classes, "off_topic")}
+
+
+def signals(emergency=None, rules=None, **p: float) -> Signals:
+    return Signals(
+        emergency=emergency,
+        rules=rules,
+        follow_up=None,
+        role=None,
+        domain_words=True,
+        similarities={},
+        intent=probabilities(**p) if p else {},
+        intent_thresholds=THRESHOLDS,
+    )
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings()
+
+
+def test_an_overdose_told_with_suicidal_intent_gets_the_crisis_reply(settings):
+    verdict = decide(signals(MEDICAL_RULE, self_harm=0.7, medical_emergency=0.2), settings)
+    assert (verdict.kind, verdict.reason) == (Kind.EMERGENCY, Reason.SELF_HARM)
+    assert verdict.evidence[0] == "rule:medical_emergency:x"
+
+
+@pytest.mark.parametrize(
+    "p",
+    [
+        {"self_harm": 0.3, "medical_emergency": 0.6},  # the model reads it as medical
+        {"self_harm": 0.45, "medical_emergency": 0.1},  # self-harm leads but is unsure
+        {},  # no model shipped
+    ],
+)
+def test_a_medical_emergency_stays_medical_without_a_clear_crisis_reading(settings, p):
+    verdict = decide(signals(MEDICAL_RULE, **p), settings)
+    assert verdict.reason is Reason.MEDICAL_EMERGENCY
+
+
+def test_the_model_s_crisis_reading_wins_over_a_dosing_rule(settings):
+    verdict = decide(signals(None, DOSING_RULE, self_harm=0.5, medical_emergency=0.2), settings)
+    assert (verdict.kind, verdict.reason) == (Kind.EMERGENCY, Reason.SELF_HARM)
+
+
+def test_a_dosing_rule_wins_when_the_model_sees_no_crisis(settings):
+    verdict = decide(signals(None, DOSING_RULE, self_harm=0.1, medical_emergency=0.1), settings)
+    assert verdict.reason is Reason.DOSING_ADVICE
