@@ -55,3 +55,12 @@ def test_the_triage_reads_the_model_for_every_question(bot):
     signals = bot.triage.signals(bot.query("How does ketamine work for nerve pain?"))
     assert set(signals.intent) == set(LABELS)
     assert signals.intent["education"] > 0.5
+
+
+def test_a_language_s_own_thresholds_override_the_shared_ones():
+    from ketabot.safety.intent import thresholds_for
+
+    table = {"emergency": 0.33, "dosing_advice": 0.47, "es:emergency": 0.59}
+    assert thresholds_for(table, "es") == {"emergency": 0.59, "dosing_advice": 0.47}
+    assert thresholds_for(table, "en") == {"emergency": 0.33, "dosing_advice": 0.47}
+    assert thresholds_for(table, "fr") == thresholds_for(table, "en")

@@ -1,12 +1,11 @@
 """Every safety rule kept as data matches its examples and none of its counterexamples."""
 
-import pytest
-
-from ketabot.safety.normalize import normalize
 from importlib import resources
 
+import pytest
 import yaml
 
+from ketabot.safety.normalize import normalize
 from ketabot.safety.rules import DATA_GROUPS, data_rules
 
 RULES = [(group, rule) for group in DATA_GROUPS for rule in data_rules(group)]

@@ -1,5 +1,7 @@
 """The decision policy in ``safety.triage.decide``: which signal wins when several fire."""
 
+from dataclasses import replace
+
 import pytest
 
 from ketabot.config import load_settings
@@ -62,3 +64,20 @@ def test_the_model_s_crisis_reading_wins_over_a_dosing_rule(settings):
 def test_a_dosing_rule_wins_when_the_model_sees_no_crisis(settings):
     verdict = decide(signals(None, DOSING_RULE, self_harm=0.1, medical_emergency=0.1), settings)
     assert verdict.reason is Reason.DOSING_ADVICE
+
+
+def test_an_unsure_crisis_reading_yields_to_a_precise_dosing_rule(settings):
+    # past a low emergency threshold, as the English one is, but not sure
+    low = Signals(
+        emergency=None,
+        rules=DOSING_RULE,
+        follow_up=None,
+        role=None,
+        domain_words=True,
+        similarities={},
+        intent=probabilities(self_harm=0.4, medical_emergency=0.05),
+        intent_thresholds={**THRESHOLDS, "emergency": 0.33},
+    )
+    assert decide(low, settings).reason is Reason.DOSING_ADVICE
+    without_rule = replace(low, rules=None)
+    assert decide(without_rule, settings).reason is Reason.SELF_HARM

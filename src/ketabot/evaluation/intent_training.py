@@ -21,7 +21,7 @@ import numpy as np
 
 from ketabot.embeddings import Embedder
 from ketabot.query import build_query
-from ketabot.safety.intent import BUCKETS, LABELS, IntentModel, ngram_features
+from ketabot.safety.intent import BUCKETS, LABELS, IntentModel, ngram_features, thresholds_for
 
 SEED = 20261121
 # Categories of the corpus that the triage treats alike: an uncovered question is answered
@@ -29,13 +29,17 @@ SEED = 20261121
 LABEL_OF = {"not_covered": "education"}
 EMERGENCY = ("medical_emergency", "self_harm")
 # The policy's costs are asymmetric: a missed emergency is worst, then giving dosing advice,
-# then illicit help; a refused education question costs too. Each safety class gets the
-# lowest threshold whose false alarms on the tune split's education messages stay within
-# its budget (3 % in all). Blind round 5 found dosing refusal complete and over-refusal
-# low but crises missed, so emergencies get as much of the budget as dosing (Spanish
-# dosing, which has no rules behind the model, fell to 84 % on held-out families when
-# emergencies got 1.5 % and dosing 1 %).
-FALSE_ALARM_BUDGET = {"emergency": 0.0125, "dosing_advice": 0.0125, "illicit_use": 0.005}
+# then illicit help; a refused education question costs too. Each safety class gets, per
+# language, the lowest threshold whose false alarms on that language's tune education
+# messages stay within a budget. Blind round 5 found dosing refusal complete and crises
+# missed, so emergencies get as much of the budget as dosing. Spanish has a third as many
+# tune education messages: at 1.25 % its emergency threshold rests on the third-highest
+# false alarm alone (0.79 for model v8, where one shared threshold had been 0.61), so its
+# emergency budget is 2 %.
+FALSE_ALARM_BUDGET = {
+    "en": {"emergency": 0.0125, "dosing_advice": 0.0125, "illicit_use": 0.005},
+    "es": {"emergency": 0.02, "dosing_advice": 0.0125, "illicit_use": 0.005},
+}
 OFF_TOPIC_FLOOR = 0.5
 
 
@@ -133,9 +137,25 @@ def probabilities(model: IntentModel, texts: Sequence[str], vectors: np.ndarray)
     )
 
 
-def choose_thresholds(probs: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
-    """Per safety class, the lowest threshold within its false-alarm budget on tune."""
-    y = np.array(labels)
+def choose_thresholds(
+    probs: np.ndarray, labels: Sequence[str], langs: Sequence[str]
+) -> dict[str, float]:
+    """Per language and safety class, the lowest threshold within its false-alarm budget on tune.
+
+    English thresholds are stored under the plain names (the default for any language);
+    every other language's under "<lang>:<name>".
+    """
+    chosen: dict[str, float] = {}
+    for lang in sorted(set(langs)):
+        mine = np.array(langs) == lang
+        prefix = "" if lang == "en" else f"{lang}:"
+        budget = FALSE_ALARM_BUDGET.get(lang, FALSE_ALARM_BUDGET["en"])
+        for name, value in _thresholds(probs[mine], np.array(labels)[mine], budget).items():
+            chosen[prefix + name] = value
+    return chosen
+
+
+def _thresholds(probs: np.ndarray, y: np.ndarray, budget: dict[str, float]) -> dict[str, float]:
     education = y == "education"
     emergency = probs[:, LABELS.index("medical_emergency")] + probs[:, LABELS.index("self_harm")]
     scores = {
@@ -146,7 +166,7 @@ def choose_thresholds(probs: np.ndarray, labels: Sequence[str]) -> dict[str, flo
     chosen = {}
     for name, score in scores.items():
         alarms = np.sort(score[education])[::-1]
-        allowed = int(np.floor(FALSE_ALARM_BUDGET[name] * len(alarms)))
+        allowed = int(np.floor(budget[name] * len(alarms)))
         chosen[name] = float(min(max(alarms[allowed] + 1e-4, 0.05), 0.9))
     chosen["off_topic"] = OFF_TOPIC_FLOOR
     return chosen
@@ -174,7 +194,7 @@ def figures(
         for example, row in zip(examples, probs, strict=True):
             if example.lang != lang:
                 continue
-            got = decide_label(row, thresholds)
+            got = decide_label(row, thresholds_for(thresholds, lang))
             key = "emergency" if example.label in EMERGENCY else example.label
             totals[key] += 1
             if key == "education":
@@ -207,7 +227,8 @@ def train(
 
     model = fit(*subset(parts["train"]))
     tune_t, tune_v, tune_y = subset(parts["tune"])
-    thresholds = choose_thresholds(probabilities(model, tune_t, tune_v), tune_y)
+    tune_langs = [examples[i].lang for i in parts["tune"]]
+    thresholds = choose_thresholds(probabilities(model, tune_t, tune_v), tune_y, tune_langs)
     test_t, test_v, _ = subset(parts["test"])
     test_probs = probabilities(model, test_t, test_v)
     report = {

@@ -46,6 +46,20 @@ def ngram_features(text: str) -> tuple[np.ndarray, np.ndarray]:
     return buckets, weights / float(np.linalg.norm(weights))
 
 
+def thresholds_for(thresholds: dict[str, float], language: str) -> dict[str, float]:
+    """The plain (English) thresholds, overridden by ``language``'s own ("es:emergency").
+
+    The n-gram view carries most of the weight for Spanish (MiniLM reads English), so its
+    scores sit differently; a language without thresholds of its own keeps the English ones.
+    """
+    own = {
+        name.split(":", 1)[1]: value
+        for name, value in thresholds.items()
+        if name.startswith(f"{language}:")
+    }
+    return {name: value for name, value in thresholds.items() if ":" not in name} | own
+
+
 @dataclass(frozen=True)
 class IntentModel:
     """Weights over the two views, and the thresholds the decision policy applies."""
@@ -55,6 +69,10 @@ class IntentModel:
     bias: np.ndarray  # (labels,)
     thresholds: dict[str, float]
     embedding: str
+
+    def thresholds_for(self, language: str) -> dict[str, float]:
+        """The thresholds the policy applies to a question in ``language``."""
+        return thresholds_for(self.thresholds, language)
 
     def probabilities(self, normalized: str, vector: np.ndarray) -> dict[str, float]:
         """P(label | question) for every label."""

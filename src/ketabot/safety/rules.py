@@ -298,8 +298,10 @@ ILLICIT = [
     _rule("dark_web", r"\bdark ?web\b|\bdarknet\b"),
     _rule(
         "recreational",
-        # "used ketamine recreationally back in college" is history (eligibility), not a request
-        r"\bfor fun\b|(?<!used )(?<!used it )(?<!used ketamine )\brecreation\w*|\bget(?:ting)? high\b|\bparty\b|\bfestival\b|\brave\b|"
+        # "used ketamine recreationally back in college" is history (eligibility), and "wasn't
+        # it a party drug?" asks about its past: neither is a request
+        r"\bfor fun\b|(?<!used )(?<!used it )(?<!used ketamine )\brecreation\w*|"
+        r"\bget(?:ting)? high\b|\bparty\b(?! drug)|\bfestival\b|\brave\b|"
         r"\bk[- ]?hole\b|\bsnort\w*|\btrip(?:ping)? on\b",
     ),
     _rule(

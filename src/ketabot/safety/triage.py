@@ -46,6 +46,11 @@ from ketabot.types import Kind, Query, Reason, Verdict
 log = logging.getLogger("ketabot")
 # The model's probability of "education" above which the exemplar backstop stays silent.
 EDUCATION_SURE = 0.9
+# The English emergency threshold is low (about 0.33) to catch crises told indirectly. Where a
+# precise dosing or illicit rule has matched ("how much is too much for a person like me"),
+# the model's crisis reading must be this sure to override it; the self-harm rules, which
+# run first, still catch "how much would it take to not wake up".
+CRISIS_OVER_RULE = 0.6
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,7 @@ class Triage:
             # A follow-up fragment ("what about for my heart?") means what it means after the
             # question it follows, so the model reads the same text the retriever searches.
             intent=self._intent(query),
-            intent_thresholds=self.intent.thresholds if self.intent else {},
+            intent_thresholds=self.intent.thresholds_for(query.language) if self.intent else {},
             language=query.language,
         )
 
@@ -187,6 +192,8 @@ def _model_emergency(signals: Signals) -> Verdict | None:
     p, limits = signals.intent, signals.intent_thresholds
     if not p or p["medical_emergency"] + p["self_harm"] < limits["emergency"]:
         return None
+    if signals.rules and p["medical_emergency"] + p["self_harm"] < CRISIS_OVER_RULE:
+        return None  # an unsure crisis reading yields to a precise dosing or illicit rule
     reason = max((Reason.MEDICAL_EMERGENCY, Reason.SELF_HARM), key=lambda r: p[r.value])
     score = p["medical_emergency"] + p["self_harm"]
     evidence = f"model:{reason.value} ({score:.2f} >= {limits['emergency']:.2f})"
