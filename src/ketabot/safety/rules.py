@@ -138,7 +138,8 @@ _URGENT_SYMPTOM = (
     r"chest (?:pain|tight\w*|pressure|hurts?|heav\w*|crush\w*)|(?:pain|tightness|pressure) in "
     r"(?:my|his|her|the) chest|chest (?:feels|is) (?:\w+ )?(?:tight|heavy|crushing|painful)|"
     r"crushing (?:pain|chest)|tight chest|heart attack|(?:heart|pulse) (?:is )?(?:racing|pounding|"
-    r"irregular|skipping)|stroke|face (?:is )?drooping|slurred speech|arm (?:is|feels) numb|"
+    r"irregular|skipping)|stroke|face (?:is |looks )?droop\w*|droopy on one side|slurred speech|"
+    r"words (?:are )?coming out (?:wrong|weird|garbled|slurred)|arm (?:is|feels) numb|"
     # consciousness
     r"collapsed|unconscious|unresponsive|barely conscious|(?:isn'?t|not|won'?t|can'?t) "
     r"(?:responding|respond|waking|wake)|passed out|pass out|blacked out|faint\w*|seizure|"
@@ -327,7 +328,9 @@ ROLE_OR_REVEAL = [
     _rule(
         "change_role",
         r"\byou are now\b|\bact as\b|\bpretend (?:to be|you(?:'re| are))\b|\broleplay as\b|"
-        r"\bjailbreak\w*|\bdeveloper mode\b|\bno restrictions\b|\bdan\b",
+        r"\bjailbreak\w*|\bdeveloper mode\b|\bno restrictions\b|\byou'?re (?:a|an|my) \w+(?: \w+)? now\b|"
+        # "DAN" the jailbreak, never the Spanish "me dan ketamina" / "se dan cuenta"
+        r"\b(?:dan mode|you are dan|act as dan|do anything now)\b",
     ),
 ]
 
