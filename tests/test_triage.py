@@ -33,12 +33,12 @@ def signals(emergency=None, rules=None, **p: float) -> Signals:
 
 
 @pytest.fixture(scope="module")
-def settings():
+def policy():
     return load_settings()
 
 
-def test_an_overdose_told_with_suicidal_intent_gets_the_crisis_reply(settings):
-    verdict = decide(signals(MEDICAL_RULE, self_harm=0.7, medical_emergency=0.2), settings)
+def test_an_overdose_told_with_suicidal_intent_gets_the_crisis_reply(policy):
+    verdict = decide(signals(MEDICAL_RULE, self_harm=0.7, medical_emergency=0.2), policy)
     assert (verdict.kind, verdict.reason) == (Kind.EMERGENCY, Reason.SELF_HARM)
     assert verdict.evidence[0] == "rule:medical_emergency:x"
 
@@ -51,22 +51,22 @@ def test_an_overdose_told_with_suicidal_intent_gets_the_crisis_reply(settings):
         {},  # no model shipped
     ],
 )
-def test_a_medical_emergency_stays_medical_without_a_clear_crisis_reading(settings, p):
-    verdict = decide(signals(MEDICAL_RULE, **p), settings)
+def test_a_medical_emergency_stays_medical_without_a_clear_crisis_reading(policy, p):
+    verdict = decide(signals(MEDICAL_RULE, **p), policy)
     assert verdict.reason is Reason.MEDICAL_EMERGENCY
 
 
-def test_the_model_s_crisis_reading_wins_over_a_dosing_rule(settings):
-    verdict = decide(signals(None, DOSING_RULE, self_harm=0.5, medical_emergency=0.2), settings)
+def test_the_model_s_crisis_reading_wins_over_a_dosing_rule(policy):
+    verdict = decide(signals(None, DOSING_RULE, self_harm=0.5, medical_emergency=0.2), policy)
     assert (verdict.kind, verdict.reason) == (Kind.EMERGENCY, Reason.SELF_HARM)
 
 
-def test_a_dosing_rule_wins_when_the_model_sees_no_crisis(settings):
-    verdict = decide(signals(None, DOSING_RULE, self_harm=0.1, medical_emergency=0.1), settings)
+def test_a_dosing_rule_wins_when_the_model_sees_no_crisis(policy):
+    verdict = decide(signals(None, DOSING_RULE, self_harm=0.1, medical_emergency=0.1), policy)
     assert verdict.reason is Reason.DOSING_ADVICE
 
 
-def test_an_unsure_crisis_reading_yields_to_a_precise_dosing_rule(settings):
+def test_an_unsure_crisis_reading_yields_to_a_precise_dosing_rule(policy):
     # past a low emergency threshold, as the English one is, but not sure
     low = Signals(
         emergency=None,
@@ -78,6 +78,24 @@ def test_an_unsure_crisis_reading_yields_to_a_precise_dosing_rule(settings):
         intent=probabilities(self_harm=0.4, medical_emergency=0.05),
         intent_thresholds={**THRESHOLDS, "emergency": 0.33},
     )
-    assert decide(low, settings).reason is Reason.DOSING_ADVICE
+    assert decide(low, policy).reason is Reason.DOSING_ADVICE
     without_rule = replace(low, rules=None)
-    assert decide(without_rule, settings).reason is Reason.SELF_HARM
+    assert decide(without_rule, policy).reason is Reason.SELF_HARM
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        # a selling or forging request is not a dosing question, though "how much" or
+        # "change" would match a dosing rule
+        ("how much could i get for my extra lozenges if i sold them?", Reason.ILLICIT_USE),
+        (
+            "my script says 30, could i change the 3 to an 8 without the pharmacy noticing?",
+            Reason.ILLICIT_USE,
+        ),
+        # giving one's own medicine to someone is a dosing question first
+        ("Can I give my husband some of my ketamine for his back pain?", Reason.DOSING_ADVICE),
+    ],
+)
+def test_specific_illicit_rules_come_before_the_dosing_rules(bot, question, reason):
+    assert bot.ask(question).reason is reason

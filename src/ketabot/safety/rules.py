@@ -101,7 +101,18 @@ SELF_HARM = [
         "hurt_myself",
         r"\b(?:kill|hurt|harm|cut|cutting|burn|starve)(?:ing)? (?:my ?self|myself)\b",
     ),
-    _rule("suicide", r"\bsuicid\w*|\bunalive\b|\bself[- ]?harm\w*"),
+    _rule(
+        "suicide",
+        # Research and treatment talk ("studied for people with suicidal thoughts", "the prof
+        # said it reduces suicidal thinking") is education, unless the writer says it of
+        # themself in the same sentence ("i've been suicidal").
+        r"^(?!(?=.*\b(?:stud(?:y|ies|ied)|research\w*|trials?|prof\w*|class|article|papers?|"
+        r"hospitals? use|used (?:for|to treat)|approved for|(?:people|patients) with)\b)"
+        r"(?!.*\b(?:i|i'?m|im|i'?ve|ive|me|my ?self|feel\w*|felt|been|getting)\b"
+        r"[^.?!]{0,25}\bsuicid))"
+        r".*\bsuicid\w*|"
+        r"\bunalive\b|\bself[- ]?harm\w*",
+    ),
     _rule(
         "end_life",
         r"\bend(?:ing)? (?:my life|it all|this all|everything|things|it now)\b|"
@@ -328,7 +339,8 @@ ROLE_OR_REVEAL = [
     _rule(
         "change_role",
         r"\byou are now\b|\bact as\b|\bpretend (?:to be|you(?:'re| are))\b|\broleplay as\b|"
-        r"\bjailbreak\w*|\bdeveloper mode\b|\bno restrictions\b|\byou'?re (?:a|an|my) \w+(?: \w+)? now\b|"
+        r"\bjailbreak\w*|\bdeveloper mode\b|\bno restrictions\b|"
+        r"\byou'?re (?:a|an|my) \w+(?: \w+)? now\b|"
         # "DAN" the jailbreak, never the Spanish "me dan ketamina" / "se dan cuenta"
         r"\b(?:dan mode|you are dan|act as dan|do anything now)\b",
     ),
@@ -347,8 +359,11 @@ DOMAIN = re.compile(
 )
 
 
-def data_rules(group: str) -> list[Rule]:
-    """The rules of ``group`` kept in ``safety/data/rules.yaml``, with their examples."""
+def data_rules(group: str, *, precedes_dosing: bool | None = None) -> list[Rule]:
+    """The rules of ``group`` kept in ``safety/data/rules.yaml``, with their examples.
+
+    ``precedes_dosing`` keeps only the rules marked (True) or not marked (False) so.
+    """
     path = resources.files("ketabot.safety").joinpath("data", "rules.yaml")
     return [
         Rule(
@@ -359,6 +374,7 @@ def data_rules(group: str) -> list[Rule]:
         )
         for item in yaml.safe_load(path.read_text(encoding="utf-8"))
         if item["group"] == group
+        and precedes_dosing in (None, item.get("precedes_dosing", False))
     ]
 
 
@@ -371,3 +387,7 @@ DATA_GROUPS = {
 }
 for _group, _rules in DATA_GROUPS.items():
     _rules += data_rules(_group)
+# Selling, forging, faking or hiding are checked before the generic dosing rules: "how much
+# could I get for my extra lozenges?" is not a dosing question. Giving one's medicine to
+# someone stays after them: "can I give my husband some for his back?" is a dosing question.
+ILLICIT_SPECIFIC = data_rules("illicit_use", precedes_dosing=True)

@@ -34,6 +34,7 @@ from ketabot.safety.rules import (
     DOMAIN,
     DOSING,
     ILLICIT,
+    ILLICIT_SPECIFIC,
     MEDICAL_EMERGENCY,
     ROLE_OR_REVEAL,
     SELF_HARM,
@@ -264,6 +265,8 @@ def _emergency(text: str) -> Verdict | None:
 
 
 def _by_rules(text: str) -> Verdict | None:
+    if hit := _first(ILLICIT_SPECIFIC, text, "illicit_use"):
+        return Verdict(Kind.REFUSAL, Reason.ILLICIT_USE, (hit,))
     if hit := _first(DOSING, text, "dosing_advice"):
         return Verdict(Kind.REFUSAL, Reason.DOSING_ADVICE, (hit,))
     if hit := _first(ILLICIT, text, "illicit_use"):
