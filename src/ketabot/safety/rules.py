@@ -305,7 +305,8 @@ ILLICIT = [
     _rule(
         "buy_outside_care",
         r"\b(?:buy|purchase|order|score|cop|get|source|find)\b.{0,40}\b(?:online|dark ?web|"
-        r"street|dealer|plug|off someone|from a friend|for a party|at a party)\b",
+        r"street|dealer|plug|off (?:someone|a friend|my friend|a guy|a coworker)|from a friend|"
+        r"for a party|at a party)\b",
     ),
     _rule("dark_web", r"\bdark ?web\b|\bdarknet\b"),
     _rule(
