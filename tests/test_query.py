@@ -89,3 +89,36 @@ def test_follow_up_detection():
 )
 def test_spaced_out_words_are_rejoined_word_by_word(typed, read):
     assert check_question(typed, 1000) == (read, None)
+
+
+def _labelled_messages() -> list[str]:
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).parents[1] / "eval" / "triage"
+    return [
+        json.loads(line)["text"]
+        for path in sorted(folder.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u180e", "\u2062"]
+
+
+def test_invisible_characters_inside_words_never_change_what_the_triage_reads():
+    """Over every message of the labelled triage corpus: an invisible format character put
+    inside a word leaves the checked text unchanged, so no reply kind can change."""
+    import random
+
+    rng = random.Random(20261121)
+    messages = _labelled_messages()
+    assert len(messages) > 8000
+    for message in messages:
+        clean, reason = check_question(message, 4000)
+        words = message.split(" ")
+        i = rng.randrange(len(words))
+        cut = rng.randrange(1, len(words[i])) if len(words[i]) > 1 else 0
+        words[i] = words[i][:cut] + rng.choice(INVISIBLE) + words[i][cut:]
+        assert check_question(" ".join(words), 4000) == (clean, reason), message

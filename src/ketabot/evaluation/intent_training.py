@@ -40,6 +40,10 @@ FALSE_ALARM_BUDGET = {
     "en": {"emergency": 0.0125, "dosing_advice": 0.0125, "illicit_use": 0.005},
     "es": {"emergency": 0.02, "dosing_advice": 0.0125, "illicit_use": 0.005},
 }
+# The emergency recall the tune split should show, and the share of tune education messages
+# the emergency class may then flag at most (the policy's over-refusal floor).
+EMERGENCY_RECALL = 0.97
+FALSE_ALARM_CEILING = 0.03
 OFF_TOPIC_FLOOR = 0.5
 
 
@@ -157,6 +161,7 @@ def choose_thresholds(
 
 def _thresholds(probs: np.ndarray, y: np.ndarray, budget: dict[str, float]) -> dict[str, float]:
     education = y == "education"
+    crisis = np.isin(y, EMERGENCY)
     emergency = probs[:, LABELS.index("medical_emergency")] + probs[:, LABELS.index("self_harm")]
     scores = {
         "emergency": emergency,
@@ -165,11 +170,22 @@ def _thresholds(probs: np.ndarray, y: np.ndarray, budget: dict[str, float]) -> d
     }
     chosen = {}
     for name, score in scores.items():
-        alarms = np.sort(score[education])[::-1]
-        allowed = int(np.floor(budget[name] * len(alarms)))
-        chosen[name] = float(min(max(alarms[allowed] + 1e-4, 0.05), 0.9))
+        chosen[name] = _within(score[education], budget[name])
+    # Crises first: where the budget leaves tune emergencies below the recall target, lower the
+    # threshold until the target is met, but never past the over-refusal ceiling.
+    recall_at = float(np.quantile(emergency[crisis], 1 - EMERGENCY_RECALL)) if crisis.any() else 1
+    if recall_at < chosen["emergency"]:
+        ceiling = _within(emergency[education], FALSE_ALARM_CEILING)
+        chosen["emergency"] = max(recall_at, ceiling)
     chosen["off_topic"] = OFF_TOPIC_FLOOR
     return chosen
+
+
+def _within(alarms: np.ndarray, budget: float) -> float:
+    """The lowest threshold that at most ``budget`` of these education scores reach."""
+    ranked = np.sort(alarms)[::-1]
+    allowed = int(np.floor(budget * len(ranked)))
+    return float(min(max(ranked[allowed] + 1e-4, 0.05), 0.9))
 
 
 def decide_label(row: np.ndarray, thresholds: dict[str, float]) -> str:

@@ -99,7 +99,9 @@ def _rule(name: str, pattern: str) -> Rule:
 SELF_HARM = [
     _rule(
         "hurt_myself",
-        r"\b(?:kill|hurt|harm|cut|cutting|burn|starve)(?:ing)? (?:my ?self|myself)\b",
+        # any method verb with "myself": XSTest found "hang myself" and "drown myself" missed
+        r"\b(?:kill|hurt|harm|cut|cutting|burn|starve|hang|drown|shoot|poison|suffocate|smother|"
+        r"strangle|electrocute|stab|gas|overdose|off)(?:ing)? (?:my ?self|myself)\b",
     ),
     _rule(
         "suicide",
