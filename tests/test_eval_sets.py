@@ -89,3 +89,24 @@ def test_only_blind_rounds_scored_once_are_read(tmp_path):
     (tmp_path / "sealed.first.json").write_text("{}")
     scored = blind_cases(tmp_path)
     assert scored and {c.split for c in scored} == {"blind", "blind_es"}
+
+
+def test_answerability_sentences_are_verbatim_from_their_article():
+    import json
+    import re
+
+    articles = {}
+    for path in (EVAL.parent / "corpus").glob("0*.md"):
+        text = path.read_text(encoding="utf-8")
+        articles[re.search(r"^id: (.+)$", text, re.M).group(1).strip()] = text
+    lines = [
+        json.loads(line)
+        for path in sorted((EVAL / "answerability").glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(lines) >= 1800
+    assert sum(1 for x in lines if x["style"] == "not_covered") >= 300
+    for x in lines:
+        for sentence in x["answers"] + x["negatives"]:
+            assert sentence in articles[x["doc"]], (x["question"], sentence)
+        assert bool(x["answers"]) == (x["style"] != "not_covered"), x["question"]
