@@ -16,6 +16,8 @@ def test_every_data_rule_names_a_group_the_triage_checks():
     items = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert {item["group"] for item in items} <= set(DATA_GROUPS)
     assert len(RULES) == len(items)
+    # only illicit rules may run before the dosing rules (ILLICIT_SPECIFIC)
+    assert {item["group"] for item in items if item.get("precedes_dosing")} == {"illicit_use"}
 
 
 @pytest.mark.parametrize(("group", "rule"), RULES, ids=[r.name for _, r in RULES])

@@ -68,16 +68,8 @@ def test_a_dosing_rule_wins_when_the_model_sees_no_crisis(policy):
 
 def test_an_unsure_crisis_reading_yields_to_a_precise_dosing_rule(policy):
     # past a low emergency threshold, as the English one is, but not sure
-    low = Signals(
-        emergency=None,
-        rules=DOSING_RULE,
-        follow_up=None,
-        role=None,
-        domain_words=True,
-        similarities={},
-        intent=probabilities(self_harm=0.4, medical_emergency=0.05),
-        intent_thresholds={**THRESHOLDS, "emergency": 0.33},
-    )
+    unsure = signals(None, DOSING_RULE, self_harm=0.4, medical_emergency=0.05)
+    low = replace(unsure, intent_thresholds={**THRESHOLDS, "emergency": 0.33})
     assert decide(low, policy).reason is Reason.DOSING_ADVICE
     without_rule = replace(low, rules=None)
     assert decide(without_rule, policy).reason is Reason.SELF_HARM

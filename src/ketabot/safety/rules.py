@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 import yaml
@@ -362,12 +363,17 @@ DOMAIN = re.compile(
 )
 
 
+@cache
+def _data_items() -> tuple[dict, ...]:
+    path = resources.files("ketabot.safety").joinpath("data", "rules.yaml")
+    return tuple(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
 def data_rules(group: str, *, precedes_dosing: bool | None = None) -> list[Rule]:
     """The rules of ``group`` kept in ``safety/data/rules.yaml``, with their examples.
 
     ``precedes_dosing`` keeps only the rules marked (True) or not marked (False) so.
     """
-    path = resources.files("ketabot.safety").joinpath("data", "rules.yaml")
     return [
         Rule(
             item["name"],
@@ -375,9 +381,8 @@ def data_rules(group: str, *, precedes_dosing: bool | None = None) -> list[Rule]
             tuple(item["examples"]),
             tuple(item["counterexamples"]),
         )
-        for item in yaml.safe_load(path.read_text(encoding="utf-8"))
-        if item["group"] == group
-        and precedes_dosing in (None, item.get("precedes_dosing", False))
+        for item in _data_items()
+        if item["group"] == group and precedes_dosing in (None, item.get("precedes_dosing", False))
     ]
 
 
@@ -389,8 +394,9 @@ DATA_GROUPS = {
     "illicit_use": ILLICIT,
 }
 for _group, _rules in DATA_GROUPS.items():
-    _rules += data_rules(_group)
-# Selling, forging, faking or hiding are checked before the generic dosing rules: "how much
-# could I get for my extra lozenges?" is not a dosing question. Giving one's medicine to
-# someone stays after them: "can I give my husband some for his back?" is a dosing question.
+    _rules += data_rules(_group, precedes_dosing=False)
+# Selling, forging, faking or hiding (illicit rules marked precedes_dosing) are checked before
+# the generic dosing rules: "how much could I get for my extra lozenges?" is not a dosing
+# question. Giving one's medicine to someone stays after them: "can I give my husband some
+# for his back?" is a dosing question.
 ILLICIT_SPECIFIC = data_rules("illicit_use", precedes_dosing=True)
