@@ -1,5 +1,6 @@
 import re
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from conftest import CORPUS, make_settings
 from ketabot.answer import Composer, render_quotes
+from ketabot.retrieval import Retrieval
 from ketabot.safety.rules import states_dose
 from ketabot.text import is_complete_sentence, words
 from ketabot.types import Kind, Passage
@@ -134,7 +136,10 @@ def test_the_composer_drops_dose_sentences_even_from_the_best_passage(extra_bot)
     question = "What is the recommended dose of ketamine for neuropathic pain?"
     vector = extra_bot.embedder.embed([question])[0]
     passage = Passage(chunk, relevance=1.0, similarity=0.9, lexical=1.0)
-    quotes = composer.select(composer.candidates(vector, [passage]))
+    found = Retrieval((passage,), best_similarity=0.9, focus=(), known=0, answerable=True)
+    candidates = composer.candidates(vector, found)
+    assert not any(states_dose(u.text) for u in composer.units([passage]))
+    quotes = composer.select([replace(c, score=1.0) for c in candidates])
     assert quotes, "the non-dose sentence of the passage is still quotable"
     assert all(not states_dose(q.text) for q in quotes)
     assert all("0.5 mg/kg" not in q.text and "35 mg" not in q.text for q in quotes)

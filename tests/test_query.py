@@ -60,11 +60,34 @@ def test_a_query_is_checked_normalised_and_embedded_once(hash_embedder):
     assert np.allclose(query.vector, query.search_vector)
 
 
-def test_a_follow_up_is_searched_with_the_question_it_follows(hash_embedder):
+def test_a_follow_up_that_refers_back_is_searched_with_the_earlier_topic(hash_embedder):
     query = _query(hash_embedder, "and its side effects?", ["What is ketamine?"])
     assert query.follow_up and query.previous == "what is ketamine?"
-    assert query.search_text == "what is ketamine? and its side effects?"
+    assert query.search_text == "and ketamine side effects?"
+    # the triage still reads the two turns together, as it was trained to
+    assert query.context_text == "what is ketamine? and its side effects?"
     assert query.history == ("What is ketamine?",)
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "previous", "searched"),
+    [
+        # history must help: the follow-up alone does not say what it is about
+        ("and is it addictive?", "What is ketamine infusion therapy?",
+         "and is ketamine infusion therapy addictive?"),
+        ("what about for children?", "Who can receive ketamine?",
+         "receive ketamine for children?"),
+        ("y para eso?", "que es la ketamina", "y para ketamine?"),
+        # history must not hurt: the follow-up names its own topic
+        ("what about side effects?", "How does ketamine work in the brain?",
+         "what about side effects?"),
+        ("and what about nausea", "Can ketamine raise blood pressure?", "and what about nausea"),
+    ],
+)
+def test_follow_ups_are_resolved_not_concatenated(hash_embedder, follow_up, previous, searched):
+    query = _query(hash_embedder, follow_up, [previous])
+    assert query.follow_up
+    assert query.search_text == searched
 
 
 def test_bad_input_becomes_a_problem_not_an_exception(hash_embedder):

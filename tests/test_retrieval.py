@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import make_settings
-from ketabot.retrieval import LexicalIndex, fuse, is_answerable
+from ketabot.retrieval import LexicalIndex, fuse
 from ketabot.types import Chunk
 
 
@@ -38,15 +38,12 @@ def test_bm25_finds_exact_rare_terms():
     assert lexical.search("does it help crps?", 3)[0][0] == 0
     assert lexical.search("NMDA", 3)[0][0] == 1
     assert lexical.search("zzz unknown words", 3) == []
-    assert lexical.missing_terms("Does insurance cover infusions?") == (["insur", "cover"], 3)
-    assert lexical.missing_terms("Are infusions monitored?")[0] == []
 
-
-def test_the_relevance_floor_needs_meaning_and_coverage(tmp_path):
-    s = make_settings(tmp_path, retrieval={"relevance_floor": 0.34, "coverage_ceiling": 0.6})
-    assert is_answerable(0.70, 0.0, s)
-    assert not is_answerable(0.20, 0.0, s)
-    assert not is_answerable(0.70, 1.0, s)
+def test_focus_terms_are_the_specific_stems_and_how_many_the_corpus_knows():
+    lexical = LexicalIndex([_chunk(0, "Infusions are given slowly in a clinic with monitoring.")])
+    assert lexical.focus_terms("Does insurance cover infusions?") == (("insur", "cover", "infus"), 1)
+    assert lexical.focus_terms("What do you do?") == ((), 0)
+    assert lexical.stems("Infusions are monitored.") == {"infus", "monitor"}
 
 
 @pytest.mark.slow
@@ -65,10 +62,9 @@ def test_exact_terms_and_paraphrases_find_their_passage(bot, question, phrase):
 
 
 @pytest.mark.slow
-def test_off_topic_and_uncovered_questions_are_not_answerable(bot):
-    for question in ["What is the capital of France?", "What are ketamine troches?"]:
-        found = bot.retriever.search(bot.query(question))
-        assert not found.answerable, question
+def test_questions_far_from_every_passage_are_not_worth_reading(bot):
+    found = bot.retriever.search(bot.query("What is the capital of France?"))
+    assert not found.answerable
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """Passages -> a cited, extractive answer. No language model writes anything.
 
-The composer reads the sentences of the best passages, scores each against
-the question, and quotes the few best as exact slices of their chunk. A
+The composer reads the sentences of the best passages, has the answerability
+model (:mod:`ketabot.answerability`) judge how well each answers the question,
+and quotes the few that clear its threshold as exact slices of their chunk;
+when none does, the sources do not answer and the reply is "not found". A
 pronoun-led sentence ("These may include ...") brings the sentence before it
 so the quote reads on its own; near-duplicates from different articles are
 dropped; a sentence that states a dose amount is never quoted (the dosing
@@ -12,18 +14,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ketabot.answerability import AnswerModel, PairSignals, scalar_features, shipped_answer_model
 from ketabot.chunking import context_key, sentence_key
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
+from ketabot.retrieval import Retrieval, tokenize
 from ketabot.safety.rules import is_instruction, states_dose
 from ketabot.text import is_complete_sentence, needs_antecedent, sentence_spans, words
 from ketabot.types import Chunk, Citation, Disclaimer, Kind, Passage, Reply
 
 SentenceVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]
+Stems = Callable[[str], frozenset[str]]
 MIN_SENTENCE_CHARS = 30
 MAX_QUOTE_CHARS = 420
 # Two quotes this similar say the same thing; the second adds nothing for a patient.
@@ -38,7 +43,7 @@ _ABOUT_THE_ARTICLE = re.compile(
 
 @dataclass(frozen=True)
 class Candidate:
-    """One quotable sentence and how well it answers the question."""
+    """One quotable sentence and the probability that it answers the question."""
 
     chunk: Chunk
     start: int
@@ -73,17 +78,43 @@ class Quote:
 class Composer:
     """Chooses and renders quotes for one question."""
 
-    def __init__(self, embedder: Embedder, settings: Settings) -> None:
+    def __init__(
+        self, embedder: Embedder, settings: Settings, model: AnswerModel | None = None
+    ) -> None:
         self.embedder = embedder
         self.settings = settings
+        self._model = model
+
+    @property
+    def model(self) -> AnswerModel:
+        """The answerability model: the one given, else the shipped one (read on first use)."""
+        return self._model or shipped_answer_model()
+
+    @property
+    def threshold(self) -> float:
+        """The least answer probability for a sentence to be quoted."""
+        return answer_threshold(self.settings, self.model)
 
     def candidates(
         self,
         question_vector: np.ndarray,
-        passages: Sequence[Passage],
+        found: Retrieval,
         stored: SentenceVectors | None = None,
+        stems: Stems | None = None,
     ) -> list[Candidate]:
-        """Every quotable sentence of the passages, scored against the question."""
+        """Every quotable sentence of the passages, with the probability that it answers."""
+        units = self.units(found.passages, stored)
+        if not units:
+            return []
+        scalars = pair_scalars(found, units, stems or _stems)
+        vectors = np.vstack([u.vector for u in units])
+        chances = self.model.probabilities(question_vector, vectors, scalars)
+        return [replace(u, score=float(p)) for u, p in zip(units, chances, strict=True)]
+
+    def units(
+        self, passages: Sequence[Passage], stored: SentenceVectors | None = None
+    ) -> list[Candidate]:
+        """Every quotable sentence of the passages with its vectors, not yet scored."""
         spans = [
             (passage, i, s, e)
             for passage in passages
@@ -100,24 +131,17 @@ class Composer:
             for prev_start, _ in [sentence_spans(p.chunk.text)[i - 1]]
         ]
         found = self._unit_vectors([*units, *context], stored)
-        vectors = np.vstack([found[k] for k, _ in units])
-        similarity = vectors @ question_vector
-        top = max(p.relevance for p in passages) or 1.0
-        w = self.settings.retrieval.passage_weight
         return [
-            # A sentence alone can echo the question without answering it ("To understand how
-            # ketamine works, ..."); weighing in how well its whole passage matched prefers
-            # sentences from the passages that are about the question.
             Candidate(
                 p.chunk,
                 s,
                 e,
                 i,
-                (1 - w) * float(sim) + w * p.relevance / top,
-                vector,
+                0.0,
+                found[sentence_key(p.chunk.id, i)],
                 found.get(context_key(p.chunk.id, i)),
             )
-            for (p, i, s, e), sim, vector in zip(spans, similarity, vectors, strict=True)
+            for p, i, s, e in spans
         ]
 
     def _unit_vectors(
@@ -132,23 +156,16 @@ class Composer:
         return found
 
     def select(self, candidates: Sequence[Candidate]) -> list[Quote]:
-        """The best few non-overlapping, non-duplicate quotes within the length budget."""
-        ranked = sorted(candidates, key=lambda c: -c.score)
-        if not ranked or ranked[0].score < self.settings.retrieval.sentence_floor:
-            return []
-        best, window = ranked[0].score, self.settings.retrieval.quote_window
-        # Quotes must be nearly as good as the best one: a focused answer of two or three
-        # strong quotes reads better than five whose last two wander off. A second quote is
-        # allowed a wider window, because one quote alone rarely answers a patient's question.
+        """The best few non-overlapping, non-duplicate quotes that answer, within the budget."""
+        ranked = sorted(
+            (c for c in candidates if c.score >= self.threshold), key=lambda c: -c.score
+        )
         chosen: list[Quote] = []
         vectors: list[np.ndarray] = []
         budget = self.settings.retrieval.max_quote_chars
         by_position = {(c.chunk.id, c.index): c for c in candidates}
         for cand in ranked:
-            floor = best - (window if len(chosen) != 1 else 2 * window)
-            if len(chosen) >= self.settings.retrieval.max_quotes or cand.score < max(
-                floor, self.settings.retrieval.sentence_floor
-            ):
+            if len(chosen) >= self.settings.retrieval.max_quotes:
                 break
             quote = _with_context(cand, by_position)
             if quote is None or cand.chunk.id in {q.chunk.id for q in chosen}:
@@ -199,6 +216,38 @@ class Composer:
             disclaimer=disclaimer,
             citations=citations,
         )
+
+
+def answer_threshold(settings: Settings, model: AnswerModel | None = None) -> float:
+    """The least answer probability for a quote: the configured one, else the model's own."""
+    configured = settings.retrieval.answer_threshold
+    if configured is not None:
+        return configured
+    return (model or shipped_answer_model()).threshold
+
+
+def pair_scalars(found: Retrieval, units: Sequence[Candidate], stems: Stems) -> np.ndarray:
+    """The answerability model's scalar signals for each candidate sentence."""
+    rank = {p.chunk.id: n for n, p in enumerate(found.passages, start=1)}
+    passage = {p.chunk.id: p for p in found.passages}
+    top_lexical = max((p.lexical for p in found.passages), default=0.0) or 1.0
+    signals = [
+        PairSignals(
+            sentence_stems=stems(u.text),
+            passage_stems=stems(u.chunk.search_text),
+            passage_relevance=passage[u.chunk.id].relevance,
+            passage_lexical=passage[u.chunk.id].lexical / top_lexical,
+            passage_rank=rank[u.chunk.id],
+            needs_antecedent=needs_antecedent(u.text),
+            length=len(u.text),
+        )
+        for u in units
+    ]
+    return scalar_features(found.focus, found.known, signals)
+
+
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(tokenize([text])[0])
 
 
 def render_quotes(citations: Sequence[Citation]) -> str:

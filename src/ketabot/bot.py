@@ -12,10 +12,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ketabot.answer import Candidate, Composer
+from ketabot.answer import Candidate, Composer, answer_threshold
 from ketabot.config import Settings, load_settings
 from ketabot.embeddings import Embedder, load_embedder
 from ketabot.errors import IndexMissingError
@@ -23,8 +23,9 @@ from ketabot.index import Index, connect
 from ketabot.language import OTHER, warm
 from ketabot.query import History, build_query
 from ketabot.replies import Replies
-from ketabot.retrieval import Retrieval, Retriever, is_answerable
+from ketabot.retrieval import Retrieval, Retriever
 from ketabot.safety import Signals, Triage, decide
+from ketabot.suggestions import Suggestions, read_questions
 from ketabot.timing import stage
 from ketabot.types import Kind, Passage, Query, Reason, Reply, Verdict
 
@@ -51,15 +52,14 @@ def route(trace: Trace, settings: Settings) -> Kind:
     """The kind of reply a traced question gets under ``settings``.
 
     The one routing rule: ``Bot.ask`` applies it with the bot's settings, tuning with
-    each candidate setting, so a sweep cannot drift from what the bot really does.
+    each candidate setting, so a sweep cannot drift from what the bot really does. An
+    answer needs a sentence that the answerability model says answers.
     """
     verdict = decide(trace.signals, settings)
     if verdict.kind is not Kind.ANSWER:
         return verdict.kind
     found = trace.retrieval
-    if found is None or not is_answerable(found.best_similarity, found.uncovered, settings):
-        return Kind.NOT_FOUND
-    if trace.best_sentence < settings.retrieval.sentence_floor:
+    if found is None or not found.answerable or trace.best_sentence < answer_threshold(settings):
         return Kind.NOT_FOUND
     return Kind.ANSWER
 
@@ -78,6 +78,7 @@ class Bot:
         self.replies = Replies(self.settings)
         warm()  # the language detector's model, once, before the first question
         self._retriever: Retriever | None = None
+        self._suggestions: Suggestions | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -93,6 +94,7 @@ class Bot:
             ingest(settings, embedder=bot.embedder)
             bot.reload()
             bot.retriever  # noqa: B018
+        bot.suggestions  # noqa: B018  (embeds the suggestion list now, not for a patient)
         return bot
 
     @property
@@ -105,10 +107,27 @@ class Bot:
                 )
             return self._retriever
 
+    @property
+    def suggestions(self) -> Suggestions:
+        """Questions "not found" may offer, checked against the index that is open."""
+        found = self._suggestions
+        if found is None:
+            questions = read_questions(self.settings.corpus, self.settings.clinic.example_questions)
+            found = self._suggestions = Suggestions(questions, self.embedder, self.answers)
+        return found
+
+    def answers(self, question: str) -> bool:
+        """Whether ``question`` gets quotes (not refused, not "not found") from the sources."""
+        trace = self.trace(self.query(question))
+        return route(trace, self.settings) is Kind.ANSWER and bool(
+            self.composer.select(trace.candidates)
+        )
+
     def reload(self) -> None:
         """Re-open the index (after an ingest) on the next question."""
         with self._lock:
             self._retriever = None
+            self._suggestions = None
 
     def query(self, question: object, history: History | None = None) -> Query:
         """``question`` after ``history`` as the one value every stage reads."""
@@ -153,17 +172,32 @@ class Bot:
             verdict = decide(signals, self.settings)
         if not always_retrieve and verdict.kind is not Kind.ANSWER:
             return Trace(query, signals, verdict, None)
+        found, candidates = self._search(query, always_retrieve)
+        if query.search_text != query.normalized:
+            # A follow-up that refers back ("and is it addictive?") is searched with the turn
+            # it follows; its own words may still say it all. The reading whose best sentence
+            # answers better wins, so the earlier turn fills a gap and never drowns the point.
+            alone = replace(query, search_text=query.normalized, search_vector=query.vector)
+            # Read in full even below the relevance floor: a fragment is far from every
+            # passage in meaning ("and is it addictive?") although its words are in one.
+            found_alone, candidates_alone = self._search(alone, always_retrieve=True)
+            if _best(candidates_alone) > _best(candidates):
+                found, candidates = found_alone, candidates_alone
+        return Trace(query, signals, verdict, found, candidates)
+
+    def _search(
+        self, query: Query, always_retrieve: bool
+    ) -> tuple[Retrieval, tuple[Candidate, ...]]:
+        """The passages found for ``query`` and their sentences scored (when worth reading)."""
         retriever = self.retriever
         found = retriever.search(query)
-        candidates: tuple[Candidate, ...] = ()
-        if always_retrieve or found.answerable:
-            with stage("composition"):
-                candidates = tuple(
-                    self.composer.candidates(
-                        query.search_vector, found.passages, retriever.sentence_vectors
-                    )
-                )
-        return Trace(query, signals, verdict, found, candidates)
+        if not (always_retrieve or found.answerable):
+            return found, ()
+        with stage("composition"):
+            candidates = self.composer.candidates(
+                query.search_vector, found, retriever.sentence_vectors, retriever.lexical.stems
+            )
+        return found, tuple(candidates)
 
     def reply(self, trace: Trace) -> Reply:
         """The reply for a traced question, in the question's language where ketabot has it."""
@@ -177,10 +211,19 @@ class Bot:
             disclaimer = self.replies.disclaimer_for(language)
             with stage("composition"):
                 answer = self.composer.compose(text, trace.candidates, disclaimer)
-            return answer or self.replies.not_found(text, language)
+            return answer or self.not_found(trace.query)
         if kind is Kind.NOT_FOUND:
-            return self.replies.not_found(text, language)
+            return self.not_found(trace.query)
         return self.replies.for_verdict(text, trace.verdict, language)
+
+    def not_found(self, query: Query) -> Reply:
+        """"Not found", offering the closest questions the sources do answer."""
+        offered = self.suggestions.closest(query.search_vector, query.text)
+        return self.replies.not_found(query.text, query.language, offered)
+
+
+def _best(candidates: tuple[Candidate, ...]) -> float:
+    return max((c.score for c in candidates), default=0.0)
 
 
 def safe_ask(bot: Bot, question: Any, history: History | None = None) -> Reply:

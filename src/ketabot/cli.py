@@ -105,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(func=cmd_train)
 
+    answers = commands.add_parser(
+        "train-answers",
+        help="train the answerability model on eval/answerability/ (seeded, a few minutes)",
+    )
+    answers.add_argument("--data", type=Path, default=Path("eval/answerability"))
+    answers.add_argument(
+        "--out", type=Path, default=Path("src/ketabot/data"), help="folder for the model"
+    )
+    answers.set_defaults(func=cmd_train_answers)
+
     evaluate = commands.add_parser("eval", help="evaluate on the labelled sets in eval/")
     evaluate.add_argument("--eval-dir", type=Path, default=Path("eval"))
     evaluate.add_argument(
@@ -311,6 +321,25 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(json.dumps(report, indent=2, sort_keys=True))
     print(f"Wrote {args.out / SHIPPED} and {args.out / 'intent-figures.json'}")
+    return 0
+
+
+def cmd_train_answers(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot train-answers``: fit the answerability model, report it, write it."""
+    from ketabot import evaluation
+
+    evaluation.require("train-answers")
+    from ketabot.answerability import SHIPPED
+    from ketabot.bot import Bot
+    from ketabot.evaluation.answer_training import train
+
+    model, report = train(args.data, Bot.ready(settings, say=_say), say=_say)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / SHIPPED)
+    figures = args.out / "answerability-figures.json"
+    figures.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2, sort_keys=True))
+    print(f"Wrote {args.out / SHIPPED} and {figures}")
     return 0
 
 

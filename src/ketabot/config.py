@@ -146,20 +146,17 @@ class Retrieval(BaseModel):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     passages: int = Field(6, ge=1, description="Fused passages the composer reads.")
     relevance_floor: float = Field(
-        description="Below this best cosine similarity the sources do not answer (tuned)."
+        description="Below this best cosine similarity no passage is worth reading (tuned)."
     )
-    coverage_ceiling: float = Field(
-        description="Above this share of unknown question terms the sources do not answer (tuned)."
+    answer_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Least probability, by the answerability model, for a sentence to be "
+        "quoted; none clearing it means 'not found'. Unset: the model's own threshold.",
     )
-    sentence_floor: float = Field(description="Least relevance for a sentence to be quoted.")
-    passage_weight: float = Field(
-        0.6, ge=0, le=1, description="Weight of the passage's relevance in a sentence's score."
-    )
-    quote_window: float = Field(
-        0.12, ge=0, description="Quotes score at most this much below the best quote."
-    )
-    max_quotes: int = Field(5, ge=1, le=8, description="Most quotes in one answer.")
-    max_quote_chars: int = Field(900, ge=200, description="Most quoted characters per answer.")
+    max_quotes: int = Field(3, ge=1, le=8, description="Most quotes in one answer.")
+    max_quote_chars: int = Field(600, ge=200, description="Most quoted characters per answer.")
 
 
 class Triage(BaseModel):

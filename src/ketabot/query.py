@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -24,10 +28,6 @@ from ketabot.types import Query, Reason, Turn
 History = Iterable[str | Turn | Mapping[str, Any]]
 _TAG = re.compile(r"<[^<>]{0,500}>")
 _SCRIPT = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
-_FOLLOW_UP = re.compile(
-    r"^(?:and|but|so|also|ok|okay|then|what about|how about|and what|what if|same)\b|"
-    r"\b(?:it|its|that|this|them|they|those)\b"
-)
 _WORD_GAP = re.compile(r"[ \t]{2,}")
 _SPACED = re.compile(r"(?:\S )+\S")
 # An earlier turn is context, not a question to answer; anything longer is cut, not refused.
@@ -46,21 +46,26 @@ def build_query(
     text, problem = check_question(question, max_chars)
     if problem is not None:
         none = _no_vector(embedder)
-        return Query(_echo(question, max_chars), "", "", none, "", none, problem=problem)
+        echo = _echo(question, max_chars)
+        return Query(echo, "", "", none, "", none, "", none, problem=problem)
     turns = tuple(user_turns(history, max_turns))
     normalized = normalize(text)
     follow_up = bool(turns) and is_follow_up(normalized)
-    # "what about its side effects?" is searched together with the question it follows.
-    search_text = normalize(f"{turns[-1]} {text}") if follow_up else normalized
+    together = normalize(f"{turns[-1]} {text}") if follow_up else normalized
+    leans = follow_up and leans_on_previous(normalized)
+    search_text = resolve(normalized, normalize(turns[-1])) if leans else normalized
+    texts = list(dict.fromkeys([normalized, together, search_text]))
     with stage("embedding"):
-        vectors = embedder.embed(list(dict.fromkeys([normalized, search_text])))
+        vectors = dict(zip(texts, embedder.embed(texts), strict=True))
     return Query(
         question=text,
         text=text,
         normalized=normalized,
-        vector=vectors[0],
+        vector=vectors[normalized],
+        context_text=together,
+        context_vector=vectors[together],
         search_text=search_text,
-        search_vector=vectors[-1],
+        search_vector=vectors[search_text],
         history=turns,
         previous=normalize(turns[-1]) if turns else "",
         follow_up=follow_up,
@@ -68,9 +73,75 @@ def build_query(
     )
 
 
+@dataclass(frozen=True)
+class FollowUps:
+    """The follow-up vocabulary (``data/follow-ups.toml``) as patterns."""
+
+    max_words: int
+    frame: frozenset[str]
+    opener: re.Pattern[str]
+    referring: re.Pattern[str]
+    narrowing: re.Pattern[str]
+
+
+@cache
+def follow_ups() -> FollowUps:
+    """The shipped vocabulary, read once."""
+    path = resources.files("ketabot").joinpath("data", "follow-ups.toml")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+
+    def words(key: str) -> str:
+        return "|".join(re.escape(w) for w in sorted(data[key], key=len, reverse=True))
+
+    return FollowUps(
+        max_words=int(data["max_words"]),
+        frame=frozenset(data["frame"]),
+        opener=re.compile(rf"^(?:(?:{words('openers')})\b[\s,]*)+"),
+        referring=re.compile(rf"\b(?:{words('referring')})\b"),
+        narrowing=re.compile(rf"^(?:{words('narrowing')})\b"),
+    )
+
+
 def is_follow_up(normalized: str) -> bool:
-    """A short question that leans on the previous turn ("and its side effects?")."""
-    return len(normalized.split()) <= 10 and bool(_FOLLOW_UP.search(normalized))
+    """A short question that may lean on the previous turn ("and its side effects?")."""
+    vocabulary = follow_ups()
+    return len(normalized.split()) <= vocabulary.max_words and bool(
+        vocabulary.opener.search(normalized) or vocabulary.referring.search(normalized)
+    )
+
+
+def resolve(follow_up: str, previous: str) -> str:
+    """The follow-up with the earlier turn's topic in place of what it leaves out.
+
+    The topic takes the place of the first referring word ("and is it addictive?" after
+    "what is ketamine infusion therapy?" -> "and is ketamine infusion therapy addictive?"),
+    or goes before a follow-up that only narrows ("what about for children?" after "who can
+    receive ketamine?" -> "receive ketamine for children?").
+    """
+    vocabulary = follow_ups()
+    topic = " ".join(w for w in re.findall(r"[\w'-]+", previous) if w not in vocabulary.frame)
+    if not topic:
+        return f"{previous} {follow_up}"
+    replaced, count = vocabulary.referring.subn(topic, follow_up, count=1)
+    if count:
+        return replaced
+    return f"{topic} {vocabulary.opener.sub('', follow_up, count=1)}"
+
+
+def leans_on_previous(normalized: str) -> bool:
+    """Whether a follow-up needs the earlier turn to say what it is about.
+
+    "and is it addictive?" and "what about for children?" do; "what about side effects?"
+    does not: its own words are what to search.
+    """
+    vocabulary = follow_ups()
+    rest = vocabulary.opener.sub("", normalized, count=1)
+    words = re.findall(r"\w+", rest)
+    return (
+        bool(vocabulary.referring.search(rest))
+        or bool(vocabulary.narrowing.search(rest))
+        or not words
+    )
 
 
 def check_question(question: object, max_chars: int) -> tuple[str, Reason | None]:

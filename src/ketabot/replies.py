@@ -52,9 +52,27 @@ class Replies:
             raise ValueError("a verdict that is not an answer must carry its reason")
         return self._reply(question, verdict.reason, language, verdict.evidence)
 
-    def not_found(self, question: str, language: str = "en") -> Reply:
-        """The sources do not answer this; say so instead of quoting something loosely related."""
-        return self._reply(question, Reason.NO_RELEVANT_SOURCE, language)
+    def not_found(
+        self, question: str, language: str = "en", suggestions: tuple[str, ...] = ()
+    ) -> Reply:
+        """The sources do not answer this; say so instead of quoting something loosely related.
+
+        ``suggestions`` (questions the sources do answer, closest to this one) are offered in
+        place of the clinic's fixed examples.
+        """
+        reason = Reason.NO_RELEVANT_SOURCE
+        table = texts(language if language in LANGUAGES else "en")
+        body = str(table["reasons"][reason.value]).format(
+            **self._values(table, reason, suggestions)
+        )
+        return Reply(
+            question=question,
+            kind=reason.kind,
+            reason=reason,
+            body=body,
+            disclaimer=self.disclaimer_for(language),
+            suggestions=suggestions,
+        )
 
     def error(self, question: str, reason: Reason, language: str = "en") -> Reply:
         """A friendly reply for input or a failure the bot could not handle normally."""
@@ -72,14 +90,16 @@ class Replies:
             evidence=evidence,
         )
 
-    def _values(self, table: dict[str, Any], reason: Reason) -> dict[str, str]:
+    def _values(
+        self, table: dict[str, Any], reason: Reason, suggestions: tuple[str, ...] = ()
+    ) -> dict[str, str]:
         clinic = self.clinic
         lead = (
             table["examples_lead_not_found"]
             if reason is Reason.NO_RELEVANT_SOURCE
             else table["examples_lead_off_topic"]
         )
-        examples = clinic.example_questions[:3]
+        examples = list(suggestions) or clinic.example_questions[:3]
         return {
             "emergency_number": clinic.emergency_number,
             "crisis_line": clinic.crisis_line,

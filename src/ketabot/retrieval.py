@@ -24,7 +24,7 @@ from ketabot.index import Snapshot
 from ketabot.timing import stage
 from ketabot.types import Chunk, Passage, Query
 
-# Words that say nothing about *what* is asked; they never count towards coverage.
+# Words that say nothing about *what* is asked; they are never among a question's focus terms.
 _GENERIC_WORDS = [
     "what",
     "how",
@@ -163,6 +163,10 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return [list(t) for t in tokens]
 
 
+# Sentences and passages whose stems are kept; more than a clinic corpus answers from.
+_STEM_CACHE = 50_000
+
+
 @cache
 def _stemmer() -> Any:
     import Stemmer
@@ -194,14 +198,25 @@ class LexicalIndex:
         # Six-letter stem prefixes let "pregnant" find "pregnancy" (stems pregnant/pregnanc).
         self._prefixes = {stem[:6] for stem in self._vocabulary if len(stem) >= 6}
         self._generic = set(tokenize([" ".join(_GENERIC_WORDS)])[0])
+        self._stems: dict[str, frozenset[str]] = {}
         if self.backend == "numba" and self._vocabulary:
             self._bm25.retrieve([[next(iter(self._vocabulary))]], k=1, show_progress=False)
 
-    def missing_terms(self, question: str) -> tuple[list[str], int]:
-        """The question's specific terms that never occur in the corpus, and how many it has."""
-        focus = [t for t in tokenize([question])[0] if t not in self._generic and not t.isdigit()]
-        missing = [t for t in focus if not self._known(t)]
-        return missing, len(focus)
+    def focus_terms(self, question: str) -> tuple[tuple[str, ...], int]:
+        """The question's specific stems, and how many of them occur in the corpus at all."""
+        focus = tuple(
+            t for t in tokenize([question])[0] if t not in self._generic and not t.isdigit()
+        )
+        return focus, sum(1 for t in focus if self._known(t))
+
+    def stems(self, text: str) -> frozenset[str]:
+        """The stems of a corpus sentence or passage (cached: the corpus repeats them)."""
+        found = self._stems.get(text)
+        if found is None:
+            if len(self._stems) >= _STEM_CACHE:
+                self._stems.clear()
+            found = self._stems[text] = frozenset(tokenize([text])[0])
+        return found
 
     def _known(self, stem: str) -> bool:
         return stem in self._vocabulary or (len(stem) >= 6 and stem[:6] in self._prefixes)
@@ -219,13 +234,16 @@ class LexicalIndex:
 
 @dataclass(frozen=True)
 class Retrieval:
-    """Passages found for one question, and whether the sources can answer it at all."""
+    """Passages found for one question, and what the answerability model reads besides them."""
 
     passages: tuple[Passage, ...]
     best_similarity: float
-    missing_terms: tuple[str, ...]
-    uncovered: float
+    focus: tuple[str, ...]
+    """The question's specific stems (question words and stop words left out)."""
+    known: int
+    """How many of ``focus`` occur anywhere in the corpus."""
     answerable: bool
+    """Whether the best passage is close enough in meaning to be worth reading at all."""
 
 
 class Retriever:
@@ -246,7 +264,7 @@ class Retriever:
         with stage("lexical search"):
             hits = self.lexical.search(question, k)
             lexical = [(self.snapshot.chunks[i], s) for i, s in hits]
-            missing, focus = self.lexical.missing_terms(question)
+            focus, known = self.lexical.focus_terms(question)
         with stage("fusion"):
             similarity = {chunk.id: sim for chunk, sim in dense}
             others = [chunk.id for chunk, _ in lexical if chunk.id not in similarity]
@@ -254,31 +272,17 @@ class Retriever:
                 similarity[chunk_id] = float(stored @ vector)
             passages = fuse(dense, lexical, similarity, self.settings)
         best = max(similarity.values(), default=0.0)
-        uncovered = len(missing) / focus if focus else 0.0
         return Retrieval(
             passages=tuple(passages[: limit or self.settings.retrieval.passages]),
             best_similarity=best,
-            missing_terms=tuple(missing),
-            uncovered=uncovered,
-            answerable=is_answerable(best, uncovered, self.settings),
+            focus=focus,
+            known=known,
+            answerable=best >= self.settings.retrieval.relevance_floor,
         )
 
     def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """Sentence vectors stored at ingest, by sentence key (missing keys left out)."""
         return self.snapshot.sentence_vectors(keys)
-
-
-def is_answerable(best_similarity: float, uncovered: float, settings: Settings) -> bool:
-    """Whether the sources can answer: the relevance floor.
-
-    Two conditions: the best passage must be close enough in meaning, and the question's
-    own specific words must mostly occur somewhere in the sources ("Does insurance cover
-    infusions?" is close in meaning to infusion passages, but no source says "insurance").
-    """
-    return (
-        best_similarity >= settings.retrieval.relevance_floor
-        and uncovered <= settings.retrieval.coverage_ceiling
-    )
 
 
 def fuse(

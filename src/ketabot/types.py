@@ -210,8 +210,14 @@ class Query:
     """The triage's matching copy of ``text`` (``ketabot.safety.normalize``)."""
     vector: np.ndarray = field(repr=False, compare=False)
     """The embedding of ``normalized``."""
+    context_text: str
+    """What the triage reads: ``normalized``, or for a follow-up the question it follows
+    together with it (a dosing question stays one when the follow-up says "for my dad?")."""
+    context_vector: np.ndarray = field(repr=False, compare=False)
+    """The embedding of ``context_text``."""
     search_text: str
-    """The normalised text the retriever searches."""
+    """The normalised text the retriever searches: the follow-up's own words, or together
+    with the question it follows when it refers back to it ("and is it addictive?")."""
     search_vector: np.ndarray = field(repr=False, compare=False)
     """The embedding of ``search_text``."""
     history: tuple[str, ...] = ()
@@ -237,12 +243,16 @@ class Reply:
     reason: Reason | None = None
     citations: tuple[Citation, ...] = ()
     evidence: tuple[str, ...] = field(default=(), compare=False)
+    suggestions: tuple[str, ...] = ()
+    """Questions the sources do answer, closest to this one (offered with "not found")."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.disclaimer, Disclaimer):
             raise TypeError("Reply.disclaimer must be a Disclaimer")
         if self.citations and self.kind is not Kind.ANSWER:
             raise ValueError("only answers quote the sources")
+        if self.suggestions and self.kind is Kind.ANSWER:
+            raise ValueError("an answer offers no other questions")
         if self.reason is not None:
             object.__setattr__(self, "reason", Reason(self.reason))
         if self.reason is not None and self.reason.kind is not self.kind:
@@ -274,6 +284,7 @@ class Reply:
             "text": self.text,
             "body": self.body,
             "citations": [c.to_json() for c in self.citations],
+            "suggestions": list(self.suggestions),
             "disclaimer": self.disclaimer.text,
         }
 

@@ -203,12 +203,12 @@ def scale(settings: Settings, embedder: Any, count: int, questions: Sequence[str
     with tempfile.TemporaryDirectory() as tmp:
         # Random vectors never clear the relevance floors; without them every question goes
         # through every stage, which is what the cost measurement needs.
+        floors = {"relevance_floor": -1.0, "answer_threshold": 0.0}
         local = settings.model_copy(
             update={
                 "home": Path(tmp),
                 "collection": "scale",
-                "relevance_floor": -1.0,
-                "coverage_ceiling": 1.0,
+                "retrieval": settings.retrieval.model_copy(update=floors),
             }
         )
         index = Index(connect(local), "scale")

@@ -93,7 +93,7 @@ def featurize(examples: Sequence[Example], embedder: Embedder) -> tuple[list[str
     queries = [
         build_query(e.text, e.history, embedder, max_chars=100_000, max_turns=6) for e in examples
     ]
-    return [q.search_text for q in queries], np.vstack([q.search_vector for q in queries])
+    return [q.context_text for q in queries], np.vstack([q.context_vector for q in queries])
 
 
 def _design(texts: Sequence[str], vectors: np.ndarray) -> object:

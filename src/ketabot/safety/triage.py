@@ -148,7 +148,7 @@ class Triage:
             follow_up=follow_up,
             role=_role_or_reveal(text),
             # "which one works faster?" is on topic after a question about ketamine
-            domain_words=bool(DOMAIN.search(query.search_text)),
+            domain_words=bool(DOMAIN.search(query.context_text)),
             similarities=self.similarities(query.vector),
             # A follow-up fragment ("what about for my heart?") means what it means after the
             # question it follows, so the model reads the same text the retriever searches.
@@ -160,7 +160,7 @@ class Triage:
     def _intent(self, query: Query) -> dict[str, float]:
         if self.intent is None:
             return {}
-        return self.intent.probabilities(query.search_text, query.search_vector)
+        return self.intent.probabilities(query.context_text, query.context_vector)
 
     def similarities(self, vector: np.ndarray) -> dict[str, tuple[float, str]]:
         """The best similarity to each exemplar group, with the exemplar that gave it."""
