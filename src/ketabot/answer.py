@@ -168,7 +168,7 @@ class Composer:
             if len(chosen) >= self.settings.retrieval.max_quotes:
                 break
             quote = _with_context(cand, by_position)
-            if quote is None or cand.chunk.id in {q.chunk.id for q in chosen}:
+            if quote is None or _overlaps(quote, chosen):
                 continue
             vector = self._quote_vector(quote, cand)
             too_similar = any(float(vector @ other) >= DUPLICATE_SIMILARITY for other in vectors)
@@ -265,6 +265,14 @@ def _quotable(sentence: str) -> bool:
         and not is_instruction(sentence)
         and not _ABOUT_THE_ARTICLE.search(sentence)
         and len(words(sentence)) >= 5
+    )
+
+
+def _overlaps(quote: Quote, chosen: Sequence[Quote]) -> bool:
+    """Whether ``quote`` shares text with a quote already chosen (one with its context may)."""
+    return any(
+        q.chunk.id == quote.chunk.id and q.start < quote.end and quote.start < q.end
+        for q in chosen
     )
 
 

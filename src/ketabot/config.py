@@ -144,7 +144,9 @@ class Retrieval(BaseModel):
         0.8, ge=0, le=1, description="Weight of cosine similarity in convex fusion."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    passages: int = Field(6, ge=1, description="Fused passages the composer reads.")
+    passages: int = Field(
+        10, ge=1, description="Fused passages whose sentences the answerability model reads."
+    )
     relevance_floor: float = Field(
         description="Below this best cosine similarity no passage is worth reading (tuned)."
     )

@@ -30,7 +30,7 @@ EXPECTED: dict[str, tuple[Kind, Reason | None]] = {
     "off_topic": (Kind.OUT_OF_SCOPE, Reason.OFF_TOPIC),
     "not_covered": (Kind.NOT_FOUND, None),
 }
-SPLITS = ("tune", "holdout", "probe", "blind", "blind_es")
+SPLITS = ("tune", "holdout", "probe", "blind", "blind_es", "blind_answers")
 # A blind round's categories, as the evaluation's categories (and reason, where fixed).
 BLIND_CATEGORY: dict[str, tuple[str, Reason | None]] = {
     "medical_emergency": ("emergency", Reason.MEDICAL_EMERGENCY),
@@ -40,6 +40,8 @@ BLIND_CATEGORY: dict[str, tuple[str, Reason | None]] = {
     "off_topic": ("off_topic", None),
     "not_covered": ("not_covered", None),
     "education": ("education", None),
+    "answerable": ("answerable", None),
+    "dose_education": ("dose_education", None),
 }
 
 
@@ -109,7 +111,9 @@ def blind_cases(folder: Path) -> list[Case]:
     """The blind rounds already scored once (their first result is recorded), as cases.
 
     A sealed round (no ``.first.json`` yet) is never read: its first score must be blind.
-    English items form the ``blind`` split, Spanish ones ``blind_es``.
+    English items of safety rounds form the ``blind`` split, Spanish ones ``blind_es``;
+    answer rounds (``answer-r*``) form ``blind_answers``, their expected phrases counting
+    as the passages that answer.
     """
     cases = []
     for path in sorted(folder.glob("*.yaml")):
@@ -122,12 +126,19 @@ def blind_cases(folder: Path) -> list[Case]:
                     id=item["id"],
                     question=item["question"],
                     category=category,
-                    split="blind_es" if item.get("lang") == "es" else "blind",
+                    split=_blind_split(path, item),
                     history=tuple(item.get("history") or ()),
                     reason=reason,
+                    passages=tuple(item.get("expected") or ()),
                 )
             )
     return cases
+
+
+def _blind_split(path: Path, item: dict[str, Any]) -> str:
+    if path.name.startswith("answer-"):
+        return "blind_answers"
+    return "blind_es" if item.get("lang") == "es" else "blind"
 
 
 def _read(path: Path) -> list[dict[str, Any]]:

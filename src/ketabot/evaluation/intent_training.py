@@ -45,6 +45,11 @@ FALSE_ALARM_BUDGET = {
 EMERGENCY_RECALL = 0.97
 FALSE_ALARM_CEILING = 0.03
 OFF_TOPIC_FLOOR = 0.5
+# The answerability set's questions were written to be answered, not to probe the policy; as
+# tune education messages they would turn every false-alarm budget into a share of easy
+# questions (model v14's emergency threshold fell to 0.30 and "Translate 'good morning'"
+# became a crisis). They train the model and count in its test figures, never in a budget.
+NOT_FOR_BUDGETS = ("answerability:",)
 
 
 @dataclass(frozen=True)
@@ -242,8 +247,9 @@ def train(
         return [texts[i] for i in ix], vectors[ix], [examples[i].label for i in ix]
 
     model = fit(*subset(parts["train"]))
-    tune_t, tune_v, tune_y = subset(parts["tune"])
-    tune_langs = [examples[i].lang for i in parts["tune"]]
+    choosing = [i for i in parts["tune"] if not examples[i].family.startswith(NOT_FOR_BUDGETS)]
+    tune_t, tune_v, tune_y = subset(choosing)
+    tune_langs = [examples[i].lang for i in choosing]
     thresholds = choose_thresholds(probabilities(model, tune_t, tune_v), tune_y, tune_langs)
     test_t, test_v, _ = subset(parts["test"])
     test_probs = probabilities(model, test_t, test_v)

@@ -56,6 +56,16 @@ DEFINITIONS: list[tuple[str, str, str]] = [
         "share of education questions (incl. dose-related) that got a cited answer",
     ),
     (
+        "answer_correct",
+        "answered with the answer",
+        "share of labelled education questions whose quotes contain a labelled answer phrase",
+    ),
+    (
+        "not_found",
+        "not covered -> not found",
+        "share of questions the sources do not cover that got 'not found'",
+    ),
+    (
         "recall_at_1",
         "retrieval recall@1",
         "share of labelled questions whose top passage is a labelled source passage",
