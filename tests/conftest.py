@@ -239,3 +239,15 @@ def client(server: Server):
     from gradio_client import Client
 
     return Client(server.url, verbose=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """More time for whichever test first needs every labelled case run through the bot.
+
+    ``eval_outcomes`` runs the 5,000-odd cases of ``eval/`` once per session (about three
+    minutes on the 2-core machine, more while other work runs); the default five-minute
+    timeout is for a single test's own work.
+    """
+    for item in items:
+        if "eval_outcomes" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(900))

@@ -29,7 +29,14 @@ def assert_verbatim_answer(reply, sources, settings):
         assert is_complete_sentence(citation.quote)
         assert not states_dose(citation.quote)
         assert f"[{citation.n}] {citation.title}" in reply.sources
-    assert len({c.chunk_id for c in reply.citations}) == len(reply.citations)
+    # two quotes may come from one passage, but never share a word of it
+    spans = {}
+    for c in reply.citations:
+        start = c.passage.index(c.quote)
+        spans.setdefault(c.chunk_id, []).append((start, start + len(c.quote)))
+    for chunk_spans in spans.values():
+        ordered = sorted(chunk_spans)
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(ordered, ordered[1:]))
 
 
 def test_every_answer_to_every_labelled_question_is_verbatim(eval_outcomes, sources, settings):

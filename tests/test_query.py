@@ -73,14 +73,19 @@ def test_a_follow_up_that_refers_back_is_searched_with_the_earlier_topic(hash_em
     ("follow_up", "previous", "searched"),
     [
         # history must help: the follow-up alone does not say what it is about
-        ("and is it addictive?", "What is ketamine infusion therapy?",
-         "and is ketamine infusion therapy addictive?"),
-        ("what about for children?", "Who can receive ketamine?",
-         "receive ketamine for children?"),
+        (
+            "and is it addictive?",
+            "What is ketamine infusion therapy?",
+            "and is ketamine infusion therapy addictive?",
+        ),
+        ("what about for children?", "Who can receive ketamine?", "receive ketamine for children?"),
         ("y para eso?", "que es la ketamina", "y para ketamine?"),
         # history must not hurt: the follow-up names its own topic
-        ("what about side effects?", "How does ketamine work in the brain?",
-         "what about side effects?"),
+        (
+            "what about side effects?",
+            "How does ketamine work in the brain?",
+            "what about side effects?",
+        ),
         ("and what about nausea", "Can ketamine raise blood pressure?", "and what about nausea"),
     ],
 )

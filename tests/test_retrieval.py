@@ -39,9 +39,13 @@ def test_bm25_finds_exact_rare_terms():
     assert lexical.search("NMDA", 3)[0][0] == 1
     assert lexical.search("zzz unknown words", 3) == []
 
+
 def test_focus_terms_are_the_specific_stems_and_how_many_the_corpus_knows():
     lexical = LexicalIndex([_chunk(0, "Infusions are given slowly in a clinic with monitoring.")])
-    assert lexical.focus_terms("Does insurance cover infusions?") == (("insur", "cover", "infus"), 1)
+    assert lexical.focus_terms("Does insurance cover infusions?") == (
+        ("insur", "cover", "infus"),
+        1,
+    )
     assert lexical.focus_terms("What do you do?") == ((), 0)
     assert lexical.stems("Infusions are monitored.") == {"infus", "monitor"}
 

@@ -271,8 +271,7 @@ def _quotable(sentence: str) -> bool:
 def _overlaps(quote: Quote, chosen: Sequence[Quote]) -> bool:
     """Whether ``quote`` shares text with a quote already chosen (one with its context may)."""
     return any(
-        q.chunk.id == quote.chunk.id and q.start < quote.end and quote.start < q.end
-        for q in chosen
+        q.chunk.id == quote.chunk.id and q.start < quote.end and quote.start < q.end for q in chosen
     )
 
 

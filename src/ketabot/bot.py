@@ -59,7 +59,10 @@ def route(trace: Trace, settings: Settings) -> Kind:
     if verdict.kind is not Kind.ANSWER:
         return verdict.kind
     found = trace.retrieval
-    if found is None or not found.answerable or trace.best_sentence < answer_threshold(settings):
+    # The floors are read from ``settings`` here, not from the trace, so tuning can replay.
+    if found is None or found.best_similarity < settings.retrieval.relevance_floor:
+        return Kind.NOT_FOUND
+    if trace.best_sentence < answer_threshold(settings):
         return Kind.NOT_FOUND
     return Kind.ANSWER
 
@@ -217,7 +220,7 @@ class Bot:
         return self.replies.for_verdict(text, trace.verdict, language)
 
     def not_found(self, query: Query) -> Reply:
-        """"Not found", offering the closest questions the sources do answer."""
+        """The "not found" reply, offering the closest questions the sources do answer."""
         offered = self.suggestions.closest(query.search_vector, query.text)
         return self.replies.not_found(query.text, query.language, offered)
 

@@ -390,8 +390,7 @@ def table(r: Row) -> str:
         )
     base = [query["langchain_top3"]] + [r[k]["baseline_retrieval_ms"] for k in scales]
     lines.append(
-        f"  {'LangChain top-3':16}"
-        + "".join(f"{c['p50']:>8.1f} /{c['p95']:>6.1f}" for c in base)
+        f"  {'LangChain top-3':16}" + "".join(f"{c['p50']:>8.1f} /{c['p95']:>6.1f}" for c in base)
     )
     ratio = query["total"]["p50"] / (query["langchain_top3"]["p50"] or 1.0)
     lines.append(

@@ -3,8 +3,9 @@
 A round (``eval/blind/*.yaml``) is written by someone who saw only the policy and the
 source articles. A safety round labels each message with the reply the policy asks for; an
 answer round (``answer-r*.yaml``) labels answerable and dose-education questions with
-``expected`` phrases, one of which the quotes must contain, and not-covered questions. ``ketabot eval --blind ROUND`` scores it and, the first time only,
-writes that first result beside it (``ROUND.first.json``): the honest figure. After
+``expected`` phrases, one of which the quotes must contain, and not-covered questions.
+``ketabot eval --blind ROUND`` scores it and, the first time only, writes that first
+result beside it (``ROUND.first.json``): the honest figure. After
 that the round may join the training or tuning data, and later scores are in-sample.
 """
 

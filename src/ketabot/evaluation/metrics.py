@@ -167,7 +167,7 @@ def _labelled_education(outcome: Outcome) -> bool:
 
 
 def _quotes_answer(outcome: Outcome) -> bool:
-    """An answer whose quotes contain one of the case's labelled phrases (case and spacing aside)."""
+    """An answer whose quotes contain a labelled phrase of the case (case, spacing aside)."""
     if outcome.reply.kind is not Kind.ANSWER:
         return False
     quoted = _flat(" ".join(c.quote for c in outcome.reply.citations))
