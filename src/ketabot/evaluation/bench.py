@@ -236,7 +236,12 @@ def scale(settings: Settings, embedder: Any, count: int, questions: Sequence[str
 
 
 def _langchain(bot: Any, questions: Sequence[str]) -> Row:
-    """LangChain's bare ``similarity_search`` on the real index, measured in the same run."""
+    """LangChain's bare ``similarity_search`` on the real index, measured in the same run.
+
+    The embedding cache is emptied first, as for the bot: both pay for every embedding.
+    """
+    if hasattr(bot.embedder, "clear_cache"):
+        bot.embedder.clear_cache()
     return {"langchain_top3": _baseline_retrieval(bot, bot.embedder, questions)}
 
 
