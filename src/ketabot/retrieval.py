@@ -256,7 +256,7 @@ class Retriever:
         self.lexical = LexicalIndex(snapshot.chunks, settings.retrieval.lexical_numba_from)
 
     def search(self, query: Query, limit: int | None = None) -> Retrieval:
-        """Fused passages for ``query``, best first, with the relevance floors applied."""
+        """Fused passages for ``query``, best first, with the relevance floor applied."""
         question, vector = query.search_text, query.search_vector
         k = max(self.settings.retrieval.candidates, limit or 0)
         with stage("dense search"):
