@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Example:
         return bool(self.answers.any())
 
 
-def load_rows(folder: Path) -> list[dict[str, object]]:
+def load_rows(folder: Path) -> list[dict[str, Any]]:
     """Every labelled question in ``folder/*.jsonl``."""
     return [
         json.loads(line)
@@ -69,14 +70,14 @@ def load_rows(folder: Path) -> list[dict[str, object]]:
     ]
 
 
-def examples(bot: Bot, rows: Sequence[dict[str, object]]) -> list[Example]:
+def examples(bot: Bot, rows: Sequence[dict[str, Any]]) -> list[Example]:
     """The rows as the model sees them in production; rows whose article is absent are skipped."""
     retriever = bot.retriever
     chunks = retriever.snapshot.chunks
     stored = retriever.sentence_vectors([k for c in chunks for k in sentence_keys(c)])
     out = []
     for row in rows:
-        query = bot.query(str(row["question"]), [str(t) for t in row.get("history") or []])  # type: ignore[attr-defined]
+        query = bot.query(row["question"], row.get("history") or [])
         found = retriever.search(query, limit=len(chunks))
         units = bot.composer.units(
             found.passages, lambda keys: {k: stored[k] for k in keys if k in stored}
@@ -84,7 +85,7 @@ def examples(bot: Bot, rows: Sequence[dict[str, object]]) -> list[Example]:
         mine = [u for u in units if u.chunk.doc_id == row["doc"]]
         if not mine:
             continue
-        answers = [_flat(a) for a in row["answers"]]  # type: ignore[attr-defined]
+        answers = [_flat(a) for a in row["answers"]]
         out.append(
             Example(
                 doc=str(row["doc"]),
