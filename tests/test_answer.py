@@ -1,6 +1,7 @@
 import re
 import shutil
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -36,7 +37,7 @@ def assert_verbatim_answer(reply, sources, settings):
         spans.setdefault(c.chunk_id, []).append((start, start + len(c.quote)))
     for chunk_spans in spans.values():
         ordered = sorted(chunk_spans)
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(ordered, ordered[1:]))
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(ordered))
 
 
 def test_every_answer_to_every_labelled_question_is_verbatim(eval_outcomes, sources, settings):

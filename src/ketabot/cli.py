@@ -111,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     answers.add_argument("--data", type=Path, default=Path("eval/answerability"))
     answers.add_argument(
+        "--blind",
+        type=Path,
+        default=Path("eval/blind"),
+        help="also learn from the answer rounds scored once here",
+    )
+    answers.add_argument(
         "--out", type=Path, default=Path("src/ketabot/data"), help="folder for the model"
     )
     answers.set_defaults(func=cmd_train_answers)
@@ -333,7 +339,7 @@ def cmd_train_answers(args: argparse.Namespace, settings: Settings) -> int:
     from ketabot.bot import Bot
     from ketabot.evaluation.answer_training import train
 
-    model, report = train(args.data, Bot.ready(settings, say=_say), say=_say)
+    model, report = train(args.data, Bot.ready(settings, say=_say), say=_say, blind=args.blind)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save(args.out / SHIPPED)
     figures = args.out / "answerability-figures.json"

@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from ketabot.answer import pair_scalars
 from ketabot.answerability import SCALARS, AnswerModel
 from ketabot.bot import Bot
 from ketabot.chunking import sentence_keys
+from ketabot.text import sentence_spans
 
 SEED = 20261121
 RANK = 32  # 16-128 measured alike leave-one-document-out; 32 is the smallest of the best
@@ -68,6 +70,66 @@ def load_rows(folder: Path) -> list[dict[str, Any]]:
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
+
+
+def blind_rows(blind: Path, corpus: Path, bot: Bot) -> list[dict[str, Any]]:
+    """The answer rounds already scored once (``answer-r*.first.json`` kept), as labelled rows.
+
+    A sealed round is never read, so it stays blind. An item's answers are the sentences
+    of its source article that carry one of its ``expected`` phrases (as the blind score
+    reads them); a not-covered item has none, and is set against the article the search
+    ranks first, whose sentences are its hardest negatives.
+    """
+    docs = _seed_documents(corpus)
+    rows = []
+    for path in sorted(blind.glob("answer-r*.yaml")):
+        if not path.with_suffix(".first.json").exists():
+            continue
+        for item in yaml.safe_load(path.read_text(encoding="utf-8")):
+            doc = docs.get(Path(item.get("source") or "").name) or _first_document(bot, item)
+            answers = _carrying(bot, doc, item.get("expected") or [])
+            if item["category"] != "not_covered" and not answers:
+                continue  # no sentence, as the corpus splits them, carries its phrase
+            rows.append(
+                {
+                    "question": item["question"],
+                    "history": item.get("history") or [],
+                    "doc": doc,
+                    "answers": answers,
+                    "style": f"blind_{item['category']}",
+                }
+            )
+    return rows
+
+
+def _seed_documents(corpus: Path) -> dict[str, str]:
+    """Seed file name -> corpus document id, from the front matter's ``source``."""
+    out = {}
+    for path in sorted(corpus.glob("*.md")):
+        head = path.read_text(encoding="utf-8").split("---")
+        meta = yaml.safe_load(head[1]) if len(head) > 2 else None
+        if isinstance(meta, dict) and meta.get("source"):
+            out[Path(meta["source"]).name] = str(meta["id"])
+    return out
+
+
+def _first_document(bot: Bot, item: dict[str, Any]) -> str:
+    query = bot.query(item["question"], item.get("history") or [])
+    return bot.retriever.search(query, limit=1).passages[0].chunk.doc_id
+
+
+def _carrying(bot: Bot, doc: str, phrases: Sequence[str]) -> list[str]:
+    """The sentences of ``doc`` inside an expected phrase, or holding one."""
+    wanted = [_flat(p).casefold() for p in phrases]
+    out = []
+    for chunk in bot.retriever.snapshot.chunks:
+        if chunk.doc_id != doc:
+            continue
+        for start, end in sentence_spans(chunk.text):
+            sentence = _flat(chunk.text[start:end]).casefold()
+            if any(sentence in w or w in sentence for w in wanted):
+                out.append(_flat(chunk.text[start:end]))
+    return out
 
 
 def examples(bot: Bot, rows: Sequence[dict[str, Any]]) -> list[Example]:
@@ -178,11 +240,17 @@ def figures(results: Sequence[tuple[Example, bool]]) -> dict[str, str]:
 
 
 def train(
-    data: Path, bot: Bot, say: Callable[[str], None] = print
+    data: Path, bot: Bot, say: Callable[[str], None] = print, blind: Path | None = None
 ) -> tuple[AnswerModel, dict[str, object]]:
-    """Leave-one-document-out figures, the threshold they choose, and the shipped model."""
+    """Leave-one-document-out figures, the threshold they choose, and the shipped model.
+
+    ``blind`` adds the answer rounds whose first result is recorded (:func:`blind_rows`).
+    """
     say("Reading the labelled questions through the production path ...")
-    labelled = examples(bot, load_rows(data))
+    rows = load_rows(data)
+    if blind is not None:
+        rows += blind_rows(blind, bot.settings.corpus, bot)
+    labelled = examples(bot, rows)
     docs = sorted({e.doc for e in labelled})
     held_out: list[tuple[AnswerModel, Example]] = []
     for doc in docs:

@@ -240,6 +240,10 @@ def _off_topic(signals: Signals, settings: Settings) -> Verdict | None:
     score, example = signals.similarities["topic"]
     if score >= settings.triage.topic_floor:
         return None
+    if signals.intent and signals.intent["off_topic"] < signals.intent_thresholds["off_topic"]:
+        # No domain word, yet the model reads a patient's question ("how soon do people feel
+        # better after?"): the answerability model decides between an answer and "not found".
+        return None
     evidence = f"topic:{example!r} ({score:.2f} < {settings.triage.topic_floor:.2f})"
     return Verdict(Kind.OUT_OF_SCOPE, Reason.OFF_TOPIC, (evidence,), confidence=1 - score)
 
