@@ -1,3 +1,4 @@
+import json
 import logging
 
 import pytest
@@ -16,6 +17,23 @@ def test_bad_input_gets_a_friendly_reply_with_the_disclaimer(bot, question):
     assert reply.text.endswith(reply.disclaimer.text)
     assert "Traceback" not in reply.text
     assert bot.ask("What is neuropathic pain?").kind is Kind.ANSWER  # still serving
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("history", [42, "What is ketamine?", {"role": "user"}])
+def test_history_of_the_wrong_shape_is_refused_by_the_api_and_ignored_at_the_edges(bot, history):
+    from ketabot.bot import safe_ask
+
+    with pytest.raises(ValueError, match="history must be a list"):
+        bot.ask("What is neuropathic pain?", history)
+    reply = safe_ask(bot, "What is neuropathic pain?", history)
+    assert reply.kind is Kind.ANSWER and reply.text.endswith(reply.disclaimer.text)
+
+
+@pytest.mark.slow
+def test_every_reply_encodes_as_utf8_json(bot):
+    for question in ["\ud800" * 30, "What is neuropathic pain?\udc00", "x\udfff" * 600]:
+        json.dumps(bot.ask(question).to_json(), ensure_ascii=False).encode("utf-8")
 
 
 @pytest.mark.slow

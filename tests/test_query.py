@@ -47,6 +47,23 @@ def test_history_in_every_supported_shape():
     assert user_turns(None, 6) == []
 
 
+@pytest.mark.parametrize("history", ["text", b"text", 42, {"role": "user", "content": "hi"}])
+def test_history_that_is_not_a_list_of_turns_is_refused_clearly(history):
+    with pytest.raises(ValueError, match="history must be a list"):
+        user_turns(history, 6)
+
+
+def test_history_may_be_any_iterable_of_turns():
+    assert user_turns((t for t in ["first", "second"]), 6) == ["first", "second"]
+
+
+@pytest.mark.parametrize("question", ["\ud800" * 30, "why?\udfff" + "a" * 2000])
+def test_a_question_with_lone_surrogates_is_echoed_as_valid_utf8(hash_embedder, question):
+    query = build_query(question, None, hash_embedder, max_chars=1000, max_turns=6)
+    assert query.problem is not None
+    query.question.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
+
+
 def _query(hash_embedder, question, history=None):
     return build_query(question, history, hash_embedder, max_chars=1000, max_turns=6)
 

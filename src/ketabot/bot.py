@@ -18,7 +18,7 @@ from typing import Any
 from ketabot.answer import Candidate, Composer, answer_threshold
 from ketabot.config import Settings, load_settings
 from ketabot.embeddings import Embedder, load_embedder
-from ketabot.errors import IndexMissingError
+from ketabot.errors import HistoryError, IndexMissingError
 from ketabot.index import Index, connect
 from ketabot.language import OTHER, warm
 from ketabot.query import History, build_query
@@ -237,6 +237,9 @@ def safe_ask(bot: Bot, question: Any, history: History | None = None) -> Reply:
     """
     try:
         return bot.ask(question, history)
+    except HistoryError:
+        log.warning("history was not a list of earlier turns: answered without it")
+        return safe_ask(bot, question, None)
     except Exception as exc:  # the edge: anything unexpected becomes a friendly reply
         log.error("internal error while answering: %s", type(exc).__name__)
         return bot.replies.error(

@@ -78,3 +78,12 @@ class MissingExtraError(KetabotError):
             f"Install it with: pip install 'ketabot[{extra}]'  (from a checkout: "
             f"pip install -e '.[{extra}]')",
         )
+
+
+class HistoryError(KetabotError, ValueError):
+    """``history`` is not a list of earlier turns."""
+
+    help = (
+        "Pass history as a list, oldest first, of earlier questions (str), Turn values or "
+        'chat messages ({"role": "user", "content": "..."}).'
+    )

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ketabot.embeddings import Embedder
+from ketabot.errors import HistoryError
 from ketabot.language import detect
 from ketabot.safety.normalize import normalize
 from ketabot.timing import stage
@@ -189,7 +190,14 @@ def _unspace(text: str) -> str:
 
 
 def user_turns(history: History | None, limit: int) -> list[str]:
-    """The user's earlier questions from any supported history shape, oldest first."""
+    """The user's earlier questions from any supported history shape, oldest first.
+
+    A string, a mapping or a non-iterable is refused: iterated, "text" would be four turns.
+    """
+    if history is not None and (
+        isinstance(history, str | bytes | Mapping) or not isinstance(history, Iterable)
+    ):
+        raise HistoryError(f"history must be a list of earlier turns, not {type(history).__name__}")
     turns: list[str] = []
     for item in history or ():
         if isinstance(item, str):
@@ -205,9 +213,11 @@ def user_turns(history: History | None, limit: int) -> list[str]:
 
 
 def _echo(question: object, max_chars: int) -> str:
+    """The question as the reply may repeat it: cut, and valid UTF-8 (no lone surrogates)."""
     if not isinstance(question, str):
         return ""
-    return question if len(question) <= max_chars else question[:max_chars] + "…"
+    cut = question if len(question) <= max_chars else question[:max_chars] + "…"
+    return cut.encode("utf-8", "replace").decode("utf-8")
 
 
 def _no_vector(embedder: Embedder) -> np.ndarray:
