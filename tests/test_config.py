@@ -47,6 +47,12 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
         ("[web]\nport = 99999\n", "web.port"),
         ("port = 8000\n", "move it under [web]"),
         ("[clinic\nname = 'x'\n", "cannot read TOML"),
+        ("[retrieval]\nrelevance_floor = nan\n", "retrieval.relevance_floor"),
+        ("[retrieval]\nrelevance_floor = inf\n", "finite"),
+        ("[triage]\nrefusal_floor = 5.0\n", "less than or equal to 0.9"),
+        ("[triage]\nrefusal_margin = -1.0\n", "triage.refusal_margin"),
+        ("[triage]\ntopic_floor = 2\n", "triage.topic_floor"),
+        (f'[clinic]\nexample_questions = ["{"why " * 60}"]\n', "longer than 200"),
     ],
 )
 def test_a_bad_value_is_named(tmp_path, content, named):
@@ -55,6 +61,13 @@ def test_a_bad_value_is_named(tmp_path, content, named):
     with pytest.raises(ConfigError) as info:
         load_settings(config=path)
     assert str(path) in str(info.value) and named in str(info.value)
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "ketabot.toml"
+    path.write_bytes('[clinic]\nname = "Clínica"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(config=path)
 
 
 def test_a_missing_config_file_named_explicitly_is_an_error(tmp_path):

@@ -138,3 +138,26 @@ def test_the_model_and_index_loaded_once(server, client):
     for _ in range(3):
         _ask(client, "Is ketamine addictive?")
     assert server.output().count("Loading SentenceTransformer model") == 1
+
+
+@pytest.mark.slow
+def test_a_port_in_use_is_one_line_before_any_loading(server, tmp_path):
+    import subprocess
+    import sys
+    from urllib.parse import urlparse
+
+    from conftest import ROOT, subprocess_env
+
+    port = str(urlparse(server.url).port)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--port", port],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=subprocess_env(KETABOT_HOME=str(tmp_path / "home")),
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+    # KETABOT_HOME is empty: had it got as far as loading, it would have built an index first
+    assert "No index yet" not in done.stdout + done.stderr, "fails before any loading"

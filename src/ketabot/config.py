@@ -28,6 +28,8 @@ from ketabot.errors import ConfigError
 DEFAULT_CONFIG_FILE = Path("ketabot.toml")
 # The thresholds chosen on the tuning split (`ketabot eval --tune` writes a file like it).
 SHIPPED_PRESET = Path(__file__).parent / "presets" / "default.toml"
+# Example questions are buttons on the page and suggestions in replies: a line, not an essay.
+MAX_EXAMPLE_CHARS = 200
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{1,24}$")
 
@@ -42,7 +44,7 @@ DEFAULT_EXAMPLES = [
 class Clinic(BaseModel):
     """What a clinic sets about itself in ``[clinic]`` of ``ketabot.toml``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field("", description="Clinic name shown on the page and in refusals.")
     phone: str = Field("", description="Care-team phone number patients should call.")
@@ -109,6 +111,8 @@ class Clinic(BaseModel):
         cleaned = [q.strip() for q in value if q.strip()]
         if len(cleaned) > 8:
             raise ValueError("at most 8 example questions")
+        if any(len(q) > MAX_EXAMPLE_CHARS for q in cleaned):
+            raise ValueError(f"an example question is longer than {MAX_EXAMPLE_CHARS} characters")
         return cleaned
 
     @property
@@ -122,7 +126,7 @@ class Clinic(BaseModel):
 class Input(BaseModel):
     """Limits on what a question may be (``[input]``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     max_question_chars: int = Field(1000, ge=50, description="Longest question accepted.")
     max_history_turns: int = Field(6, ge=0, description="Earlier turns used for follow-ups.")
@@ -131,7 +135,7 @@ class Input(BaseModel):
 class Retrieval(BaseModel):
     """Search and quoting (``[retrieval]``); the floors come from the tuning preset."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     candidates: int = Field(20, ge=1, description="Dense and lexical candidates before fusion.")
     lexical_numba_from: int = Field(
@@ -148,7 +152,9 @@ class Retrieval(BaseModel):
         10, ge=1, description="Fused passages whose sentences the answerability model reads."
     )
     relevance_floor: float = Field(
-        description="Below this best cosine similarity no passage is worth reading (tuned)."
+        ge=0.05,
+        le=0.9,
+        description="Below this best cosine similarity no passage is worth reading (tuned).",
     )
     answer_threshold: float | None = Field(
         None,
@@ -164,23 +170,29 @@ class Retrieval(BaseModel):
 class Triage(BaseModel):
     """The semantic safety backstops (``[triage]``); every value comes from the tuning preset."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+    # Bounded so a typo cannot switch a safety backstop off: above 0.9 no exemplar ever
+    # counts, and the tuning grid spans 0.45-0.85.
     refusal_floor: float = Field(
-        description="Least similarity to a dosing or illicit exemplar for it to count."
+        ge=0.3,
+        le=0.9,
+        description="Least similarity to a dosing or illicit exemplar for it to count.",
     )
     refusal_margin: float = Field(
-        description="How much closer to a refusal exemplar than to an education one."
+        ge=-0.2,
+        le=0.3,
+        description="How much closer to a refusal exemplar than to an education one.",
     )
     topic_floor: float = Field(
-        description="Below this similarity to the topic the question is off-topic."
+        ge=0.0, le=0.6, description="Below this similarity to the topic the question is off-topic."
     )
 
 
 class Web(BaseModel):
     """The chat page's server (``[web]``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     host: str = Field("127.0.0.1", description="Web server address.")
     port: int = Field(7860, ge=1, le=65535, description="Web server port.")
@@ -280,5 +292,7 @@ def _check_toml(path: Path) -> None:
             tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read TOML ({exc})") from None

@@ -87,3 +87,12 @@ class HistoryError(KetabotError, ValueError):
         "Pass history as a list, oldest first, of earlier questions (str), Turn values or "
         'chat messages ({"role": "user", "content": "..."}).'
     )
+
+
+class ServeError(KetabotError):
+    """The chat page cannot listen on the configured address."""
+
+    help = (
+        "Is ketabot already running there? Choose another port (--port or KETABOT_WEB__PORT) "
+        "or a host this machine has (--host; 127.0.0.1 by default)."
+    )

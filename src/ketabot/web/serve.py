@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from starlette.responses import Response
 
 from ketabot.bot import Bot
 from ketabot.config import Settings
+from ketabot.errors import ServeError
 from ketabot.web.app import create_app
 
 log = logging.getLogger("ketabot")
@@ -39,6 +41,7 @@ WARM_UP = "How does ketamine work for nerve pain?"
 def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
     """Load once, warm up, serve until interrupted."""
     started = time.perf_counter()
+    check_address(settings.web.host, settings.web.port)  # before seconds of loading, not after
     bot = Bot.ready(settings, say=say)
     bot.ask(WARM_UP)  # every path once, before the first patient
     app = create_app(bot, settings)
@@ -46,6 +49,15 @@ def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
     say(f"ketabot is ready at {url} ({time.perf_counter() - started:.1f} s after start)")
     with contextlib.suppress(KeyboardInterrupt):
         app.block_thread()
+
+
+def check_address(host: str, port: int) -> None:
+    """Raise :class:`ServeError` unless this process could listen on ``host:port`` now."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ServeError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def launch(app: gr.Blocks, settings: Settings) -> str:
