@@ -75,6 +75,18 @@ def test_an_unsure_crisis_reading_yields_to_a_precise_dosing_rule(policy):
     assert decide(without_rule, policy).reason is Reason.SELF_HARM
 
 
+def test_a_dosing_rule_yields_only_when_the_model_is_all_but_sure_it_is_education(policy):
+    sure = signals(None, DOSING_RULE, education=0.995, dosing_advice=0.001)
+    assert decide(sure, policy).kind is Kind.ANSWER
+    fairly_sure = signals(None, DOSING_RULE, education=0.97, dosing_advice=0.01)
+    assert decide(fairly_sure, policy).reason is Reason.DOSING_ADVICE
+
+
+def test_a_stated_dose_amount_or_an_instruction_keeps_the_rule_whatever_the_model_says(policy):
+    sure = signals(None, DOSING_RULE, education=0.999, dosing_advice=0.0)
+    assert decide(replace(sure, states_amount=True), policy).reason is Reason.DOSING_ADVICE
+
+
 @pytest.mark.parametrize(
     ("question", "reason"),
     [

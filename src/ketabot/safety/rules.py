@@ -171,9 +171,11 @@ _PERSONAL = (
 MEDICAL_EMERGENCY = [
     _rule(
         "urgent_symptom_personal",
-        # "I had a heart attack a few years ago" is history, not an emergency now
+        # "I had a heart attack a few years ago" is history, not an emergency now; so are "as a
+        # kid", "seizure free for 10 years" and "once in a while" (blind answer rounds 2 and 4)
         r"^(?!.*\b(?:years?|months?|decades?) ago\b|.*\b(?:history of|heart history|last year)\b"
-        r"|.*\b(?:back )?in (?:19|20)\d\d\b)"
+        r"|.*\b(?:back )?in (?:19|20)\d\d\b|.*\bas a (?:kid|child|teen\w*|baby)\b"
+        r"|.*\b(?:seizure|symptom|attack)[- ]free\b|.*\b(?:once in a while|from time to time)\b)"
         rf"(?:.*{_PERSONAL}.*\b{_URGENT_SYMPTOM}|.*\b{_URGENT_SYMPTOM}.*{_PERSONAL})",
     ),
 ]
