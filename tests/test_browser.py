@@ -86,6 +86,13 @@ def test_an_answer_with_citations_sources_and_the_disclaimer(page):
     assert page.outside == [], "the page must not contact any third party"
 
 
+def test_the_page_remembers_the_conversation_for_a_follow_up(page):
+    ask(page, "What side effects can ketamine cause?")
+    reply = ask(page, "what about for my heart?")
+    assert "kb-answer" in reply.get_attribute("class")
+    assert "blood pressure" in reply.inner_text(), "answered in the light of the first question"
+
+
 def test_a_dosing_question_shows_the_refusal(page):
     reply = ask(page, "How much ketamine should I take for my CRPS?", ".kb-refusal")
     text = reply.inner_text()

@@ -40,10 +40,11 @@ def test_history_in_every_supported_shape():
         Turn("second", Kind.ANSWER),
         {"role": "user", "content": "third"},
         {"role": "assistant", "content": "an answer"},
-        {"role": "user", "content": ["not", "text"]},
+        {"role": "user", "content": [{"type": "text", "text": "fourth"}]},  # Gradio 6 blocks
+        {"role": "user", "content": [{"type": "file", "path": "/x.png"}]},
     ]
-    assert user_turns(history, 6) == ["first", "second", "third"]
-    assert user_turns(history, 2) == ["second", "third"]
+    assert user_turns(history, 6) == ["first", "second", "third", "fourth"]
+    assert user_turns(history, 2) == ["third", "fourth"]
     assert user_turns(None, 6) == []
 
 
@@ -51,6 +52,19 @@ def test_history_in_every_supported_shape():
 def test_history_that_is_not_a_list_of_turns_is_refused_clearly(history):
     with pytest.raises(ValueError, match="history must be a list"):
         user_turns(history, 6)
+
+
+def test_a_huge_history_is_read_only_as_far_back_as_needed(monkeypatch):
+    import ketabot.query
+
+    checked = []
+    real = ketabot.query.check_question
+    monkeypatch.setattr(
+        ketabot.query, "check_question", lambda t, n: checked.append(t) or real(t, n)
+    )
+    history = [f"question {i}" for i in range(10_000)]
+    assert user_turns(history, 6) == [f"question {i}" for i in range(9_994, 10_000)]
+    assert len(checked) == 6
 
 
 def test_history_may_be_any_iterable_of_turns():

@@ -23,7 +23,7 @@ from ketabot.chunking import context_key, sentence_key
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.retrieval import Retrieval, tokenize
-from ketabot.safety.rules import is_instruction, states_dose
+from ketabot.safety.output import may_show, plain, shown_passage
 from ketabot.text import is_complete_sentence, needs_antecedent, sentence_spans, words
 from ketabot.types import Chunk, Citation, Disclaimer, Kind, Passage, Reply
 
@@ -200,12 +200,12 @@ class Composer:
             Citation(
                 n=n,
                 doc_id=q.chunk.doc_id,
-                title=q.chunk.title,
-                section=q.chunk.section,
+                title=plain(q.chunk.title) or "",
+                section=plain(q.chunk.section),
                 chunk_id=q.chunk.id,
                 quote=q.text,
-                passage=q.chunk.text,
-                publisher=q.chunk.publisher,
+                passage=shown_passage(q.chunk.text),
+                publisher=plain(q.chunk.publisher),
             )
             for n, q in enumerate(quotes, start=1)
         )
@@ -260,9 +260,8 @@ def _quotable(sentence: str) -> bool:
         len(sentence) >= MIN_SENTENCE_CHARS
         and is_complete_sentence(sentence)
         and not sentence.rstrip().endswith("?")
-        and not states_dose(sentence)
-        # A corpus file can carry text aimed at chatbots; it is never quoted to a patient.
-        and not is_instruction(sentence)
+        # dose amounts, text aimed at chatbots and markup never reach a patient (safety/output.py)
+        and may_show(sentence)
         and not _ABOUT_THE_ARTICLE.search(sentence)
         and len(words(sentence)) >= 5
     )

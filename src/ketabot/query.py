@@ -199,17 +199,42 @@ def user_turns(history: History | None, limit: int) -> list[str]:
     ):
         raise HistoryError(f"history must be a list of earlier turns, not {type(history).__name__}")
     turns: list[str] = []
-    for item in history or ():
-        if isinstance(item, str):
-            turns.append(item)
-        elif isinstance(item, Turn):
-            turns.append(item.question)
-        elif isinstance(item, Mapping) and item.get("role") == "user":
-            content = item.get("content")
-            if isinstance(content, str):
-                turns.append(content)
-    cleaned = [check_question(t, _MAX_TURN_CHARS)[0] for t in turns]
-    return [t for t in cleaned if t][-limit:] if limit else []
+    # Newest first, and only as far back as needed: a request carrying 10,000 earlier turns
+    # costs no more than one carrying six.
+    for item in reversed(list(history or ())):
+        if len(turns) >= limit:
+            break
+        if cleaned := check_question(_turn_text(item), _MAX_TURN_CHARS)[0]:
+            turns.append(cleaned)
+    return turns[::-1]
+
+
+def _turn_text(item: object) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, Turn):
+        return item.question
+    if isinstance(item, Mapping) and item.get("role") == "user":
+        return _content_text(item.get("content"))
+    return ""
+
+
+def _content_text(content: object) -> str:
+    """A chat message's text: a string, or (Gradio 6) a list of content blocks.
+
+    A block is ``{"type": "text", "text": ...}`` or a plain string; files and images are not
+    questions and are skipped.
+    """
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    parts = [
+        block if isinstance(block, str) else block.get("text")
+        for block in content
+        if isinstance(block, str) or (isinstance(block, Mapping) and block.get("type") == "text")
+    ]
+    return " ".join(p for p in parts if isinstance(p, str))
 
 
 def _echo(question: object, max_chars: int) -> str:

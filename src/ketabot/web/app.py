@@ -78,8 +78,9 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
         def respond(
             message: str, history: list[dict[str, Any]], seen: list[Any]
         ) -> tuple[str, list[dict[str, Any]], list[Any], Any]:
-            asked = [m["content"] for m in history if m.get("role") == "user"]
-            reply = safe_ask(bot, message, asked)
+            # The chat's own messages, as they are: in Gradio 6 a message's content comes back
+            # as a list of content blocks, which ``user_turns`` reads.
+            reply = safe_ask(bot, message, history)
             shown = message if isinstance(message, str) else ""
             history = [
                 *history,
