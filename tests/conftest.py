@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -202,12 +203,11 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The real chat server, started the way a clinic starts it, on a free loopback port."""
-    tmp = tmp_path_factory.mktemp("server")
+@contextlib.contextmanager
+def serving(tmp: Path, config_text: str = CLINIC_TOML) -> Iterator[Server]:
+    """`python app.py` with ``config_text`` as its clinic file, on a free loopback port."""
     config = tmp / "ketabot.toml"
-    config.write_text(CLINIC_TOML)
+    config.write_text(config_text)
     port = free_port()
     log = tmp / "server.log"
     feedback = tmp / "feedback.jsonl"
@@ -231,6 +231,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The real chat server, started the way a clinic starts it, on a free loopback port."""
+    with serving(tmp_path_factory.mktemp("server")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

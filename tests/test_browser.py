@@ -1,5 +1,6 @@
 """The chat page in real headless Chromium, as a patient (often on a phone) uses it."""
 
+import contextlib
 import functools
 import http.server
 import json
@@ -192,4 +193,40 @@ def test_the_chat_works_embedded_both_ways(browser, server, examples_site):
     component.locator("#kb-question textarea").press("Enter")
     component.locator(".kb-refusal").wait_for(timeout=TIMEOUT)
     assert "not medical advice" in component.locator(".kb-refusal").inner_text()
+    page.close()
+
+
+@pytest.fixture
+def busy_server(tmp_path):
+    """A server with room for one waiting request, kept full by callers of its /ask API."""
+    from gradio_client import Client
+
+    from conftest import CLINIC_TOML, serving
+
+    with serving(tmp_path, CLINIC_TOML + "\n[web]\nqueue_size = 1\nconcurrency = 1\n") as busy:
+        stop = threading.Event()
+
+        def flood():
+            client = Client(busy.url, verbose=False)
+            while not stop.is_set():
+                with contextlib.suppress(Exception):  # "queue full" is the point
+                    client.predict("How does ketamine work for nerve pain?", [], api_name="/ask")
+
+        callers = [threading.Thread(target=flood, daemon=True) for _ in range(6)]
+        for caller in callers:
+            caller.start()
+        yield busy
+        stop.set()
+        for caller in callers:
+            caller.join(timeout=30)
+
+
+def test_an_emergency_gets_its_reply_when_the_queue_is_full(browser, busy_server):
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    page.goto(busy_server.url)
+    page.wait_for_selector("#kb-question textarea", timeout=TIMEOUT)
+    for message in ("I have crushing chest pain right now", "i took all my pills, cant stay awake"):
+        ask(page, message, ".kb-emergency")
+    assert page.locator(".kb-emergency").count() == 2
+    assert page.locator("#kb-alert .kb-alert").inner_text().startswith("This may be")
     page.close()

@@ -150,15 +150,24 @@ class Bot:
             reply = self.replies.error(query.question, query.problem)
         else:
             reply = self.reply(self.trace(query))
-        # Only the shape of the reply is logged: patients type their own health details.
-        log.info(
-            "reply kind=%s reason=%s citations=%d ms=%.0f",
-            reply.kind.value,
-            reply.reason.value if reply.reason else None,
-            len(reply.citations),
-            (time.perf_counter() - started) * 1000,
-        )
-        return reply
+        return _logged(reply, started)
+
+    def urgent(self, question: object, history: History | None = None) -> Reply | None:
+        """The emergency reply when the triage alone says it is one, else ``None``.
+
+        The same decision :meth:`ask` makes first, without retrieval: the web page asks it
+        outside its answer queue, so an emergency never waits behind answers, nor is turned
+        away when the queue is full.
+        """
+        started = time.perf_counter()
+        query = self.query(question, history)
+        if query.problem is not None:
+            return None
+        with stage("triage"):
+            verdict = decide(self.triage.signals(query), self.settings)
+        if verdict.kind is not Kind.EMERGENCY:
+            return None
+        return _logged(self.replies.for_verdict(query.text, verdict, query.language), started)
 
     def search(self, question: str, limit: int = 10) -> list[Passage]:
         """The ranked passages the bot would read for ``question`` (for evaluation)."""
@@ -223,6 +232,18 @@ class Bot:
         """The "not found" reply, offering the closest questions the sources do answer."""
         offered = self.suggestions.closest(query.search_vector, query.text)
         return self.replies.not_found(query.text, query.language, offered)
+
+
+def _logged(reply: Reply, started: float) -> Reply:
+    # Only the shape of the reply is logged: patients type their own health details.
+    log.info(
+        "reply kind=%s reason=%s citations=%d ms=%.0f",
+        reply.kind.value,
+        reply.reason.value if reply.reason else None,
+        len(reply.citations),
+        (time.perf_counter() - started) * 1000,
+    )
+    return reply
 
 
 def _best(candidates: tuple[Candidate, ...]) -> float:

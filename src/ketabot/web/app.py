@@ -75,32 +75,46 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
         clear = gr.Button("Clear conversation", variant="secondary", size="sm", elem_id="kb-clear")
         comment_row, rating_id, status = _feedback_controls(store, chatbot, facts)
 
+        handled = gr.State(False)
+
+        def urgent(message: str, history: list[dict[str, Any]], seen: list[Any]) -> tuple[Any, ...]:
+            """Outside the queue: an emergency is answered at once, however busy the server."""
+            reply = _urgent(bot, message, history)
+            if reply is None:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), False
+            return (*_shown(message, history, seen, reply), True)
+
         def respond(
-            message: str, history: list[dict[str, Any]], seen: list[Any]
-        ) -> tuple[str, list[dict[str, Any]], list[Any], Any]:
+            message: str, history: list[dict[str, Any]], seen: list[Any], done: bool
+        ) -> tuple[Any, ...]:
+            if done:  # the emergency step has replied
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             # The chat's own messages, as they are: in Gradio 6 a message's content comes back
             # as a list of content blocks, which ``user_turns`` reads.
-            reply = safe_ask(bot, message, history)
-            shown = message if isinstance(message, str) else ""
-            history = [
-                *history,
-                {"role": "user", "content": shown},
-                {"role": "assistant", "content": render(reply)},
-            ]
-            return "", history, [*seen, None, ReplyFacts.of(reply)], _alert(reply)
+            return _shown(message, history, seen, safe_ask(bot, message, history))
 
-        chain: dict[str, Any] = {
-            "fn": respond,
+        shown = [question, chatbot, facts, alert]
+        first: dict[str, Any] = {
+            "fn": urgent,
             "inputs": [question, chatbot, facts],
-            "outputs": [question, chatbot, facts, alert],
+            "outputs": [*shown, handled],
+            "api_visibility": "private",
+            "queue": False,
+        }
+        then: dict[str, Any] = {
+            "fn": respond,
+            "inputs": [question, chatbot, facts, handled],
+            "outputs": shown,
             "api_visibility": "private",
             "concurrency_limit": settings.web.concurrency,
         }
-        gr.on(triggers=[question.submit, send.click], **chain).then(None, js=SHOW_ALERT)
+        gr.on(triggers=[question.submit, send.click], **first).then(**then).then(
+            None, js=SHOW_ALERT
+        )
         for button, text in examples:
             button.click(lambda t=text: t, None, question, api_visibility="private").then(
-                **chain
-            ).then(None, js=SHOW_ALERT)
+                **first
+            ).then(**then).then(None, js=SHOW_ALERT)
         reset = [chatbot, facts, question, comment_row, rating_id, status, alert]
         clear.click(_cleared, None, reset, api_visibility="private")
         # The chat's own trash icon must forget the rated replies too, or feedback would be
@@ -113,6 +127,28 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
 
         gr.api(ask, api_name="ask", concurrency_limit=settings.web.concurrency)
     return app
+
+
+def _urgent(bot: Bot, message: Any, history: Any) -> Reply | None:
+    """``bot.urgent`` at the edge: any failure leaves the question to the queued answer."""
+    try:
+        return bot.urgent(message, history)
+    except Exception as exc:  # the edge: the queued step still answers, with the disclaimer
+        log.error("emergency check failed: %s", type(exc).__name__)
+        return None
+
+
+def _shown(
+    message: Any, history: list[dict[str, Any]], seen: list[Any], reply: Reply
+) -> tuple[str, list[dict[str, Any]], list[Any], Any]:
+    """The page after ``reply``: box cleared, both turns shown, the reply's facts, the alert."""
+    asked = message if isinstance(message, str) else ""
+    history = [
+        *history,
+        {"role": "user", "content": asked},
+        {"role": "assistant", "content": render(reply)},
+    ]
+    return "", history, [*seen, None, ReplyFacts.of(reply)], _alert(reply)
 
 
 def _cleared() -> tuple[list[Any], list[Any], str, Any, None, str, Any]:
