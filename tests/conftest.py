@@ -185,6 +185,10 @@ page_title = "Ask Example Pain Clinic about ketamine"
 example_questions = ["How does ketamine work for nerve pain?", "Is ketamine addictive?"]
 store_feedback = true
 store_question = false
+
+[web]
+# the examples page that embeds the chat runs on another loopback port
+embed_origins = ["http://127.0.0.1:*"]
 """
 
 
@@ -204,7 +208,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(tmp: Path, config_text: str = CLINIC_TOML) -> Iterator[Server]:
+def serving(tmp: Path, config_text: str = CLINIC_TOML, corpus: Path = CORPUS) -> Iterator[Server]:
     """`python app.py` with ``config_text`` as its clinic file, on a free loopback port."""
     config = tmp / "ketabot.toml"
     config.write_text(config_text)
@@ -220,7 +224,7 @@ def serving(tmp: Path, config_text: str = CLINIC_TOML) -> Iterator[Server]:
             cwd=tmp,
             env=subprocess_env(
                 KETABOT_HOME=str(tmp / "home"),
-                KETABOT_CORPUS=str(CORPUS),
+                KETABOT_CORPUS=str(corpus),
                 KETABOT_FEEDBACK_FILE=str(feedback),
             ),
         )

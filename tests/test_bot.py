@@ -118,3 +118,67 @@ def test_route_is_the_one_rule_for_ask_and_for_tuning(bot):
     ]:
         trace = bot.trace(bot.query(question), always_retrieve=True)
         assert route(trace, bot.settings) is bot.ask(question).kind, question
+
+
+NEW_DOC = """---
+id: clinic-parking
+title: Parking at the Clinic
+kind: clinic-article
+---
+
+## Parking
+
+Patients receiving infusions may park free of charge in the blue garage behind the clinic.
+"""
+
+
+@pytest.mark.slow
+def test_a_running_bot_answers_from_each_new_ingest_without_restart(tmp_path, embedder):
+    import shutil
+
+    from conftest import CORPUS, make_settings
+    from ketabot.bot import Bot
+    from ketabot.ingest import ingest
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = make_settings(tmp_path, corpus=corpus, index_check_seconds=0)
+    ingest(settings, embedder=embedder)
+    bot = Bot(settings, embedder=embedder)
+    question = "Where can patients park for their infusions at the clinic?"
+    assert "blue garage" not in bot.ask(question).text
+    first = bot.retriever.snapshot.generation
+
+    (corpus / "95-parking.md").write_text(NEW_DOC)
+    ingest(settings, embedder=embedder)  # another "process": the bot is not told
+    assert "blue garage" in bot.ask(question).text
+
+    # two more ingests remove the generation the bot first opened, and then the next one
+    for colour in ("green", "red"):
+        (corpus / "95-parking.md").write_text(NEW_DOC.replace("blue", colour))
+        ingest(settings, embedder=embedder)
+    reply = bot.ask(question)
+    assert reply.kind is Kind.ANSWER and "red garage" in reply.text
+    assert bot.retriever.snapshot.generation != first
+
+
+@pytest.mark.slow
+def test_a_question_caught_mid_ingest_is_asked_again_not_dropped(tmp_path, embedder):
+    import shutil
+
+    from conftest import CORPUS, make_settings
+    from ketabot.bot import Bot
+    from ketabot.ingest import ingest
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    # never checks the pointer on its own: only a removed generation makes it re-open
+    settings = make_settings(tmp_path, corpus=corpus, index_check_seconds=3600)
+    ingest(settings, embedder=embedder)
+    bot = Bot(settings, embedder=embedder)
+    bot.ask("How does ketamine work for nerve pain?")
+    for colour in ("green", "red"):
+        (corpus / "95-parking.md").write_text(NEW_DOC.replace("blue", colour))
+        ingest(settings, embedder=embedder)
+    reply = bot.ask("Where can patients park for their infusions at the clinic?")
+    assert reply.kind is Kind.ANSWER and "red garage" in reply.text

@@ -1,6 +1,7 @@
 import concurrent.futures
 import json
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +162,60 @@ def test_a_port_in_use_is_one_line_before_any_loading(server, tmp_path):
     assert f"cannot serve on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
     # KETABOT_HOME is empty: had it got as far as loading, it would have built an index first
     assert "No index yet" not in done.stdout + done.stderr, "fails before any loading"
+
+
+@slow
+def test_ingesting_while_serving_loses_no_question_and_needs_no_restart(tmp_path):
+    """Three ingests (a new document, then two edits) under eight concurrent callers."""
+    import shutil
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from gradio_client import Client
+
+    from conftest import CORPUS, serving, subprocess_env
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    parking = (
+        "---\nid: clinic-parking\ntitle: Parking at the Clinic\nkind: clinic-article\n---\n\n"
+        "## Parking\n\nPatients receiving infusions may park free of charge in the {} garage "
+        "behind the clinic.\n"
+    )
+    question = "Where can patients park for their infusions at the clinic?"
+    with serving(tmp_path, corpus=corpus) as running:
+        kinds, stop = [], threading.Event()
+
+        def call():
+            client = Client(running.url, verbose=False)
+            while not stop.is_set():
+                kinds.append(
+                    client.predict("What side effects can ketamine cause?", [], api_name="/ask")[
+                        "kind"
+                    ]
+                )
+
+        callers = [threading.Thread(target=call, daemon=True) for _ in range(8)]
+        for caller in callers:
+            caller.start()
+        ask = Client(running.url, verbose=False)
+        env = subprocess_env(KETABOT_HOME=str(tmp_path / "home"), KETABOT_CORPUS=str(corpus))
+        for colour in ("blue", "green", "red"):
+            (corpus / "95-parking.md").write_text(parking.format(colour))
+            subprocess.run(
+                [str(Path(sys.executable).parent / "ketabot"), "ingest"],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=180,
+            )
+            deadline = time.monotonic() + 20
+            while f"{colour} garage" not in ask.predict(question, [], api_name="/ask")["text"]:
+                assert time.monotonic() < deadline, f"the {colour} edit was never answered"
+                time.sleep(0.5)
+        stop.set()
+        for caller in callers:
+            caller.join(timeout=60)
+    assert kinds and "error" not in kinds, f"{kinds.count('error')} of {len(kinds)} failed"

@@ -18,7 +18,7 @@ from typing import Any
 from ketabot.answer import Candidate, Composer, answer_threshold
 from ketabot.config import Settings, load_settings
 from ketabot.embeddings import Embedder, load_embedder
-from ketabot.errors import HistoryError, IndexMissingError
+from ketabot.errors import GenerationGoneError, HistoryError, IndexMissingError
 from ketabot.index import Index, connect
 from ketabot.language import OTHER, warm
 from ketabot.query import History, build_query
@@ -83,6 +83,7 @@ class Bot:
         self._retriever: Retriever | None = None
         self._suggestions: Suggestions | None = None
         self._lock = threading.Lock()
+        self._checked = time.monotonic()
 
     @classmethod
     def ready(cls, settings: Settings, say: Callable[[str], None] = print) -> Bot:
@@ -102,13 +103,27 @@ class Bot:
 
     @property
     def retriever(self) -> Retriever:
-        """Hybrid search over the active index, opened on first use."""
+        """Hybrid search over the active index: opened on first use, re-opened after an ingest."""
         with self._lock:
-            if self._retriever is None:
+            if self._retriever is None or self._replaced(self._retriever):
                 self._retriever = Retriever(
                     self.index.open(self.embedder), self.embedder, self.settings
                 )
+                self._suggestions = None  # they were checked against the old index
             return self._retriever
+
+    def _replaced(self, retriever: Retriever) -> bool:
+        """Whether an ingest (in any process) made another generation active since it opened.
+
+        One metadata read, at most every ``index_check_seconds``: a running server answers
+        from new documents within seconds, with no restart and no signal from the ingest.
+        """
+        now = time.monotonic()
+        if now - self._checked < self.settings.index_check_seconds:
+            return False
+        self._checked = now
+        pointer = self.index.pointer()
+        return pointer is not None and pointer.active != retriever.snapshot.generation
 
     @property
     def suggestions(self) -> Suggestions:
@@ -200,7 +215,20 @@ class Bot:
     def _search(
         self, query: Query, always_retrieve: bool
     ) -> tuple[Retrieval, tuple[Candidate, ...]]:
-        """The passages found for ``query`` and their sentences scored (when worth reading)."""
+        """The passages found for ``query`` and their sentences scored (when worth reading).
+
+        An ingest may remove the generation being read between two questions or during one;
+        the question is then asked again of the active generation, never dropped.
+        """
+        try:
+            return self._search_once(query, always_retrieve)
+        except GenerationGoneError:
+            self.reload()
+            return self._search_once(query, always_retrieve)
+
+    def _search_once(
+        self, query: Query, always_retrieve: bool
+    ) -> tuple[Retrieval, tuple[Candidate, ...]]:
         retriever = self.retriever
         found = retriever.search(query)
         if not (always_retrieve or found.answerable):

@@ -96,3 +96,9 @@ class ServeError(KetabotError):
         "Is ketabot already running there? Choose another port (--port or KETABOT_WEB__PORT) "
         "or a host this machine has (--host; 127.0.0.1 by default)."
     )
+
+
+class GenerationGoneError(KetabotError):
+    """The index generation being read was replaced by an ingest and removed."""
+
+    help = "The bot re-opens the active generation and asks again; nothing to do."

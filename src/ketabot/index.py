@@ -17,8 +17,9 @@ copied with their vectors, only new text is embedded), checks it, and
 then flips the pointer in a single metadata write. Readers always follow
 the pointer, so they see the old index or the new one, never a half-built
 one; an ingest killed part-way leaves only an orphan that the next ingest
-removes. The previous generation is kept so that a reader that resolved
-the pointer just before a flip can finish its query.
+removes. The replaced generation is removed at once, so the store holds one
+generation: a reader caught mid-query by the removal gets
+:class:`GenerationGoneError` and asks again of the active one (``Bot``).
 
 Embeddings are always computed by ketabot and passed in; collections are
 opened with ``embedding_function=None`` so Chroma's default model (which
@@ -27,9 +28,10 @@ would download) can never run.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,12 +43,13 @@ from chromadb.api import ClientAPI
 from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import NotFoundError
+from chromadb.errors import ChromaError, NotFoundError
 
 from ketabot.chunking import sentence_keys, vector_units
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.errors import (
+    GenerationGoneError,
     IndexMismatchError,
     IndexMissingError,
     IndexUnavailableError,
@@ -124,20 +127,41 @@ class Snapshot:
         k = min(k, len(self.chunks))
         if k == 0:
             return []
-        result = self._collection.query(
-            query_embeddings=[vector.tolist()], n_results=k, include=["distances"]
-        )
+        with _generation_gone(self.generation):
+            result = self._collection.query(
+                query_embeddings=[vector.tolist()], n_results=k, include=["distances"]
+            )
         ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
         # Chroma's cosine space reports distance = 1 - cosine similarity.
         return [(self.by_id[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of some chunks (for lexical hits that dense search missed)."""
-        return _vectors(self._collection, ids)
+        with _generation_gone(self.generation):
+            return _vectors(self._collection, ids)
 
     def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by :func:`sentence_keys`; empty for an older index."""
-        return _vectors(self._sentences, keys) if self._sentences is not None else {}
+        if self._sentences is None:
+            return {}
+        with _generation_gone(self.generation):
+            return _vectors(self._sentences, keys)
+
+
+@contextlib.contextmanager
+def _generation_gone(generation: str) -> Iterator[None]:
+    """Chroma failing on a generation an ingest removed, in our words.
+
+    Usually "collection does not exist"; caught mid-removal Chroma can fail otherwise, so any
+    Chroma error here leads the bot to re-open the active generation and ask once more (a
+    second failure is a real one and is not caught again).
+    """
+    try:
+        yield
+    except ChromaError as exc:
+        raise GenerationGoneError(
+            f"index generation {generation} failed ({type(exc).__name__}); re-opening"
+        ) from None
 
 
 def _vectors(collection: Collection, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -176,9 +200,11 @@ class Index:
         if pointer is None:
             raise IndexMissingError("there is no ketabot index yet")
         _check_model(pointer, embedder)
-        collection = self.client.get_collection(pointer.active, embedding_function=None)
-        sentences = self._generation(pointer.active + SENTENCES)
-        return Snapshot(pointer.active, collection, list(_read_chunks(collection)), sentences)
+        with _generation_gone(pointer.active):  # another ingest may replace it meanwhile
+            collection = self.client.get_collection(pointer.active, embedding_function=None)
+            sentences = self._generation(pointer.active + SENTENCES)
+            chunks = list(_read_chunks(collection))
+        return Snapshot(pointer.active, collection, chunks, sentences)
 
     def sync(
         self,
@@ -225,7 +251,8 @@ class Index:
         embedder: Embedder,
         progress: Progress | None,
     ) -> str:
-        name = f"{self.prefix}-g{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+        # to the microsecond, so two ingests in one second still sort in the order they ran
+        name = f"{self.prefix}-g{datetime.now(UTC):%Y%m%d%H%M%S%f}-{secrets.token_hex(3)}"
         new = self._create(name, embedder, {"space": "cosine"})
         sentences = self._create(name + SENTENCES, embedder, SENTENCE_HNSW)
         try:
@@ -313,10 +340,13 @@ class Index:
             self.prefix, embedding_function=None, metadata=meta
         )
         collection.modify(metadata=meta)
+        if pointer is not None and pointer.active != generation:
+            self._drop(pointer.active)  # its readers, if any, ask again of the new one
         self._remove_orphans(self.pointer())
 
     def _remove_orphans(self, pointer: Pointer | None) -> None:
-        keep = {pointer.active, pointer.previous} if pointer else set()
+        # Only the active generation: a reader of the one replaced asks again (see above).
+        keep = {pointer.active} if pointer else set()
         now = time.time()
         for collection in self.client.list_collections():
             name = collection.name.removesuffix(SENTENCES)

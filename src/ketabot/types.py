@@ -300,12 +300,14 @@ class IngestReport:
     removed: int
     seconds: float
     generation: str | None
+    reclaimed: int = 0  # bytes of disk freed from deleted generations
 
     def summary(self) -> str:
         """One line for a person."""
+        freed = f", {self.reclaimed / 1e6:.1f} MB of disk reclaimed" if self.reclaimed else ""
         return (
             f"{self.documents} documents, {self.chunks} chunks: {self.added} added, "
-            f"{self.unchanged} unchanged, {self.removed} removed in {self.seconds:.1f} s"
+            f"{self.unchanged} unchanged, {self.removed} removed in {self.seconds:.1f} s{freed}"
         )
 
 
