@@ -203,7 +203,7 @@ def busy_server(tmp_path):
 
     from conftest import CLINIC_TOML, serving
 
-    with serving(tmp_path, CLINIC_TOML + "\n[web]\nqueue_size = 1\nconcurrency = 1\n") as busy:
+    with serving(tmp_path, CLINIC_TOML + "queue_size = 1\nconcurrency = 1\n") as busy:
         stop = threading.Event()
 
         def flood():

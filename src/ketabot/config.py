@@ -31,6 +31,8 @@ SHIPPED_PRESET = Path(__file__).parent / "presets" / "default.toml"
 # Example questions are buttons on the page and suggestions in replies: a line, not an essay.
 MAX_EXAMPLE_CHARS = 200
 
+# scheme://host[:port], where the host may start with "*." and the port may be "*"
+_ORIGIN = re.compile(r"https?://(?:\*\.)?[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{1,24}$")
 
 DEFAULT_EXAMPLES = [
@@ -202,6 +204,27 @@ class Web(BaseModel):
     root_path: str = Field("", description="Path prefix when served behind a reverse proxy.")
     queue_size: int = Field(64, ge=1, description="Requests allowed to wait in the web queue.")
     concurrency: int = Field(2, ge=1, description="Requests answered at once by the web app.")
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        description="Sites allowed to show the chat in a frame (CSP frame-ancestors), such as "
+        '"https://www.clinic.example"; empty: only the chat\'s own address.',
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers to (the Host header); empty: this "
+        "machine's loopback names and the configured host. Add the public name behind a proxy.",
+    )
+    max_header_bytes: int = Field(
+        16_384, ge=1024, le=1_048_576, description="Largest request header block accepted."
+    )
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://www.clinic.example")
+        return value
 
 
 class Settings(BaseSettings):
@@ -226,6 +249,13 @@ class Settings(BaseSettings):
         None, description="Chroma server (http://HOST:PORT); unset means embedded."
     )
     collection: str = Field("ketabot", description="Chroma collection name prefix.")
+    index_check_seconds: float = Field(
+        2.0,
+        ge=0.0,
+        le=3600.0,
+        description="How often, at most, a running bot looks for a newer index generation "
+        "(seconds; 0: before every question). An ingest is then answered from without restart.",
+    )
     feedback_file: Path = Field(
         Path(".ketabot/feedback.jsonl"), description="Where feedback is stored."
     )

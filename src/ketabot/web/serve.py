@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from ketabot.bot import Bot
 from ketabot.config import Settings
 from ketabot.errors import ServeError
 from ketabot.web.app import create_app
+from ketabot.web.guard import Guard
 
 log = logging.getLogger("ketabot")
 
@@ -81,6 +83,8 @@ def launch(app: gr.Blocks, settings: Settings) -> str:
         theme=THEME,
         css=CSS,
         head=_head(settings),
+        # Starlette builds its middleware when the app is created, so the guard goes in here.
+        app_kwargs={"middleware": [Middleware(Guard, settings=settings)]},
     )
     _serve_web_component_script(server)
     return str(url)
