@@ -160,22 +160,25 @@ class Bot:
     def ask(self, question: object, history: History | None = None) -> Reply:
         """The reply to ``question``; ``history`` holds earlier turns, oldest first."""
         started = time.perf_counter()
-        query = self.query(question, history)
+        return self.answer(self.query(question, history), started)
+
+    def answer(self, query: Query, started: float | None = None) -> Reply:
+        """The reply to a query already built (:meth:`query`), as :meth:`ask` gives it."""
+        started = time.perf_counter() if started is None else started
         if query.problem is not None:
             reply = self.replies.error(query.question, query.problem)
         else:
             reply = self.reply(self.trace(query))
         return _logged(reply, started)
 
-    def urgent(self, question: object, history: History | None = None) -> Reply | None:
+    def urgent(self, query: Query) -> Reply | None:
         """The emergency reply when the triage alone says it is one, else ``None``.
 
-        The same decision :meth:`ask` makes first, without retrieval: the web page asks it
+        The same decision :meth:`answer` makes first, without retrieval: the web page asks it
         outside its answer queue, so an emergency never waits behind answers, nor is turned
-        away when the queue is full.
+        away when the queue is full; the query it built is then answered in the queue.
         """
         started = time.perf_counter()
-        query = self.query(question, history)
         if query.problem is not None:
             return None
         with stage("triage"):
@@ -290,7 +293,17 @@ def safe_ask(bot: Bot, question: Any, history: History | None = None) -> Reply:
         log.warning("history was not a list of earlier turns: answered without it")
         return safe_ask(bot, question, None)
     except Exception as exc:  # the edge: anything unexpected becomes a friendly reply
-        log.error("internal error while answering: %s", type(exc).__name__)
-        return bot.replies.error(
-            question if isinstance(question, str) else "", Reason.INTERNAL_ERROR
-        )
+        return _internal_error(bot, question, exc)
+
+
+def safe_answer(bot: Bot, query: Query) -> Reply:
+    """``bot.answer`` for the edges, as :func:`safe_ask` is for ``bot.ask``."""
+    try:
+        return bot.answer(query)
+    except Exception as exc:  # the edge: anything unexpected becomes a friendly reply
+        return _internal_error(bot, query.question, exc)
+
+
+def _internal_error(bot: Bot, question: Any, exc: Exception) -> Reply:
+    log.error("internal error while answering: %s", type(exc).__name__)
+    return bot.replies.error(question if isinstance(question, str) else "", Reason.INTERNAL_ERROR)

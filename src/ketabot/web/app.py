@@ -14,10 +14,10 @@ from typing import Any
 
 import gradio as gr
 
-from ketabot.bot import Bot, safe_ask
+from ketabot.bot import Bot, safe_answer, safe_ask
 from ketabot.config import Settings
 from ketabot.feedback import FeedbackStore, ReplyFacts
-from ketabot.types import Reply
+from ketabot.types import Query, Reply
 from ketabot.web.render import alert_html, render
 
 log = logging.getLogger("ketabot")
@@ -75,35 +75,37 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
         clear = gr.Button("Clear conversation", variant="secondary", size="sm", elem_id="kb-clear")
         comment_row, rating_id, status = _feedback_controls(store, chatbot, facts)
 
-        handled = gr.State(False)
+        # Between the two steps: True once the emergency step has replied, else the Query it
+        # built (answered in the queue without embedding it again), or None if it failed.
+        pending = gr.State(None)
 
         def urgent(message: str, history: list[dict[str, Any]], seen: list[Any]) -> tuple[Any, ...]:
             """Outside the queue: an emergency is answered at once, however busy the server."""
-            reply = _urgent(bot, message, history)
+            query, reply = _urgent(bot, message, history)
             if reply is None:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), False
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), query
             return (*_shown(message, history, seen, reply), True)
 
         def respond(
-            message: str, history: list[dict[str, Any]], seen: list[Any], done: bool
+            message: str, history: list[dict[str, Any]], seen: list[Any], built: Query | bool | None
         ) -> tuple[Any, ...]:
-            if done:  # the emergency step has replied
+            if built is True:  # the emergency step has replied
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            # The chat's own messages, as they are: in Gradio 6 a message's content comes back
-            # as a list of content blocks, which ``user_turns`` reads.
+            if isinstance(built, Query):
+                return _shown(message, history, seen, safe_answer(bot, built))
             return _shown(message, history, seen, safe_ask(bot, message, history))
 
         shown = [question, chatbot, facts, alert]
         first: dict[str, Any] = {
             "fn": urgent,
             "inputs": [question, chatbot, facts],
-            "outputs": [*shown, handled],
+            "outputs": [*shown, pending],
             "api_visibility": "private",
             "queue": False,
         }
         then: dict[str, Any] = {
             "fn": respond,
-            "inputs": [question, chatbot, facts, handled],
+            "inputs": [question, chatbot, facts, pending],
             "outputs": shown,
             "api_visibility": "private",
             "concurrency_limit": settings.web.concurrency,
@@ -129,13 +131,19 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
     return app
 
 
-def _urgent(bot: Bot, message: Any, history: Any) -> Reply | None:
-    """``bot.urgent`` at the edge: any failure leaves the question to the queued answer."""
+def _urgent(bot: Bot, message: Any, history: Any) -> tuple[Query | None, Reply | None]:
+    """The question's query and, for an emergency, its reply; ``(None, None)`` on any failure.
+
+    ``history`` is the chat's own messages, as they are: in Gradio 6 a message's content
+    comes back as a list of content blocks, which ``user_turns`` reads. At the edge: a failure
+    here leaves the question to the queued answer, which has its own.
+    """
     try:
-        return bot.urgent(message, history)
+        query = bot.query(message, history)
+        return query, bot.urgent(query)
     except Exception as exc:  # the edge: the queued step still answers, with the disclaimer
         log.error("emergency check failed: %s", type(exc).__name__)
-        return None
+        return None, None
 
 
 def _shown(
