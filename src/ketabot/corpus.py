@@ -90,6 +90,7 @@ def load_document(path: Path) -> SourceDocument:
 def parse_markdown(path: Path, raw: str) -> SourceDocument:
     """A Markdown document whose metadata is in a ``---`` front-matter block."""
     meta, body = _split_front_matter(path, raw)
+    meta.pop("source", None)  # where the text came from: for maintainers, not for citations
     body = clean(body)
     if not sentence_spans(body):
         raise CorpusError(path, "the document has no text after its front matter")
@@ -142,6 +143,12 @@ def slugify(name: str) -> str:
     return slug[:80] or "document"
 
 
+def front_matter(path: Path) -> dict[str, Any]:
+    """A Markdown document's front matter, validated, ``source`` included."""
+    raw = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+    return _split_front_matter(path, raw)[0]
+
+
 def _split_front_matter(path: Path, raw: str) -> tuple[dict[str, Any], str]:
     match = re.match(r"^---\n(.*?)\n---\n?(.*)$", raw, re.DOTALL)
     if not match:
@@ -169,7 +176,6 @@ def _validate_meta(path: Path, meta: object) -> dict[str, Any]:
     for key in ("publisher", "kind", "url", "source"):
         if key in meta and not isinstance(meta[key], str):
             raise CorpusError(path, f"`{key}` must be text")
-    meta.pop("source", None)
     meta.setdefault("kind", "clinic-article")
     return {k: (v.strip() if isinstance(v, str) else v) for k, v in meta.items()}
 

@@ -31,6 +31,7 @@ from ketabot.answer import pair_scalars
 from ketabot.answerability import SCALARS, AnswerModel
 from ketabot.bot import Bot
 from ketabot.chunking import sentence_keys
+from ketabot.corpus import front_matter, is_source_file
 from ketabot.text import sentence_spans
 
 SEED = 20261121
@@ -104,13 +105,8 @@ def blind_rows(blind: Path, corpus: Path, bot: Bot) -> list[dict[str, Any]]:
 
 def _seed_documents(corpus: Path) -> dict[str, str]:
     """Seed file name -> corpus document id, from the front matter's ``source``."""
-    out = {}
-    for path in sorted(corpus.glob("*.md")):
-        head = path.read_text(encoding="utf-8").split("---")
-        meta = yaml.safe_load(head[1]) if len(head) > 2 else None
-        if isinstance(meta, dict) and meta.get("source"):
-            out[Path(meta["source"]).name] = str(meta["id"])
-    return out
+    metas = (front_matter(p) for p in sorted(corpus.glob("*.md")) if is_source_file(p))
+    return {Path(m["source"]).name: m["id"] for m in metas if m.get("source")}
 
 
 def _first_document(bot: Bot, item: dict[str, Any]) -> str:
