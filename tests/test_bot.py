@@ -132,8 +132,8 @@ Patients receiving infusions may park free of charge in the blue garage behind t
 """
 
 
-@pytest.mark.slow
-def test_a_running_bot_answers_from_each_new_ingest_without_restart(tmp_path, embedder):
+def _bot_over_a_copy(tmp_path, embedder, index_check_seconds):
+    """A bot over its own indexed copy of the corpus, and a way to ingest that copy again."""
     import shutil
 
     from conftest import CORPUS, make_settings
@@ -142,21 +142,29 @@ def test_a_running_bot_answers_from_each_new_ingest_without_restart(tmp_path, em
 
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
-    settings = make_settings(tmp_path, corpus=corpus, index_check_seconds=0)
+    settings = make_settings(tmp_path, corpus=corpus, index_check_seconds=index_check_seconds)
     ingest(settings, embedder=embedder)
-    bot = Bot(settings, embedder=embedder)
+
+    def ingest_again(parking):  # another "process": the bot is not told
+        (corpus / "95-parking.md").write_text(parking)
+        ingest(settings, embedder=embedder)
+
+    return Bot(settings, embedder=embedder), ingest_again
+
+
+@pytest.mark.slow
+def test_a_running_bot_answers_from_each_new_ingest_without_restart(tmp_path, embedder):
+    bot, ingest_again = _bot_over_a_copy(tmp_path, embedder, index_check_seconds=0)
     question = "Where can patients park for their infusions at the clinic?"
     assert "blue garage" not in bot.ask(question).text
     first = bot.retriever.snapshot.generation
 
-    (corpus / "95-parking.md").write_text(NEW_DOC)
-    ingest(settings, embedder=embedder)  # another "process": the bot is not told
+    ingest_again(NEW_DOC)
     assert "blue garage" in bot.ask(question).text
 
     # two more ingests remove the generation the bot first opened, and then the next one
     for colour in ("green", "red"):
-        (corpus / "95-parking.md").write_text(NEW_DOC.replace("blue", colour))
-        ingest(settings, embedder=embedder)
+        ingest_again(NEW_DOC.replace("blue", colour))
     reply = bot.ask(question)
     assert reply.kind is Kind.ANSWER and "red garage" in reply.text
     assert bot.retriever.snapshot.generation != first
@@ -164,21 +172,10 @@ def test_a_running_bot_answers_from_each_new_ingest_without_restart(tmp_path, em
 
 @pytest.mark.slow
 def test_a_question_caught_mid_ingest_is_asked_again_not_dropped(tmp_path, embedder):
-    import shutil
-
-    from conftest import CORPUS, make_settings
-    from ketabot.bot import Bot
-    from ketabot.ingest import ingest
-
-    corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus)
     # never checks the pointer on its own: only a removed generation makes it re-open
-    settings = make_settings(tmp_path, corpus=corpus, index_check_seconds=3600)
-    ingest(settings, embedder=embedder)
-    bot = Bot(settings, embedder=embedder)
+    bot, ingest_again = _bot_over_a_copy(tmp_path, embedder, index_check_seconds=3600)
     bot.ask("How does ketamine work for nerve pain?")
     for colour in ("green", "red"):
-        (corpus / "95-parking.md").write_text(NEW_DOC.replace("blue", colour))
-        ingest(settings, embedder=embedder)
+        ingest_again(NEW_DOC.replace("blue", colour))
     reply = bot.ask("Where can patients park for their infusions at the clinic?")
     assert reply.kind is Kind.ANSWER and "red garage" in reply.text
