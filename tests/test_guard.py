@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import make_settings
+from ketabot.web.calls import BadCall, Endpoints, runs_event
 from ketabot.web.guard import Guard, allowed_hosts, security_headers
 
 
@@ -36,6 +37,8 @@ def guard(tmp_path):
         (scope("/gradio_api/file=//example.org/x"), "remote_files_disabled"),
         (scope("/", host="evil.example"), "unknown_host"),
         (scope("/", extra=[(b"x-big", b"a" * 20_000)]), "headers_too_large"),
+        (scope("/openapi.json"), "not_found"),
+        (scope("/gradio_api/openapi.json"), "not_found"),
     ],
 )
 def test_what_never_reaches_gradio(guard, request_scope, code):
@@ -57,6 +60,64 @@ def test_embedding_sites_and_hosts_come_from_the_clinic_config(tmp_path):
     policy = dict(security_headers(settings))[b"content-security-policy"].decode()
     assert "frame-ancestors 'self' https://www.clinic.example;" in policy
     assert allowed_hosts(settings) == {"chat.x.org"}
+
+
+@pytest.fixture(scope="module")
+def endpoints():
+    import gradio as gr
+
+    with gr.Blocks() as blocks:
+        box, chat, state = gr.Textbox(), gr.Chatbot(), gr.State([])
+        page_event = {"queue": False, "api_visibility": "private"}
+        gr.Button().click(lambda a, b, c: None, [box, chat, state], None, **page_event)
+
+        def ask(question: str, history: list[str] | None = None) -> dict:
+            return {}
+
+        gr.api(ask, api_name="ask")
+    return Endpoints.of(blocks)
+
+
+def _body(data, **extra):
+    return json.dumps({"data": data, **extra}).encode()
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "status", "code"),
+    [
+        ("/gradio_api/run/ask", b"not json", 400, "invalid_json"),
+        ("/gradio_api/run/ask", b"[1]", 422, "invalid_request"),
+        ("/gradio_api/run/ask", _body("q"), 422, "wrong_number_of_inputs"),
+        ("/gradio_api/run/ask", _body([]), 422, "wrong_number_of_inputs"),
+        ("/gradio_api/run/ask", _body(["q", [], 3]), 422, "wrong_number_of_inputs"),
+        ("/gradio_api/run/ask", _body([5]), 422, "question_not_text"),
+        ("/gradio_api/call/ask", _body(["q", "turn"]), 422, "history_not_a_list"),
+        ("/gradio_api/run/nope", _body(["q"]), 404, "unknown_endpoint"),
+        ("/gradio_api/queue/join", _body(["q"], fn_index=99), 404, "unknown_endpoint"),
+        ("/gradio_api/queue/join", _body(["q"], fn_index="0"), 404, "unknown_endpoint"),
+        ("/gradio_api/run/predict", _body(["q", []], fn_index=0), 422, "wrong_number_of_inputs"),
+    ],
+)
+def test_a_malformed_call_is_refused_with_its_reason(endpoints, path, raw, status, code):
+    with pytest.raises(BadCall) as refused:
+        endpoints.check(path, raw)
+    assert (refused.value.status, refused.value.code) == (status, code)
+
+
+def test_ask_without_history_is_completed_as_documented(endpoints):
+    call = endpoints.check("/gradio_api/run/ask", _body(["q"]))
+    assert call.direct and call.data == ["q", None]
+    assert json.loads(call.body)["data"] == ["q", None]
+    queued = endpoints.check("/gradio_api/call/ask", _body(["q", ["earlier"]]))
+    assert not queued.direct and queued.data == ["q", ["earlier"]]
+
+
+def test_a_page_event_is_checked_by_its_index(endpoints):
+    call = endpoints.check("/gradio_api/run/predict", _body(["q", [], None], fn_index=0))
+    assert call.direct and not call.endpoint.public
+    assert runs_event("POST", "/gradio_api/queue/join")
+    assert not runs_event("GET", "/gradio_api/run/ask")
+    assert not runs_event("POST", "/gradio_api/upload")
 
 
 # ---------------------------------------------------------------- the real server
@@ -136,3 +197,57 @@ def test_an_unknown_host_and_a_huge_header_are_refused(server):
 def test_a_refused_request_is_never_in_the_log(server):
     _request(server, "POST", "/gradio_api/upload?q=canary-question-9d2c")
     assert "canary-question-9d2c" not in server.output()
+
+
+@pytest.mark.slow
+def test_malformed_calls_get_a_clear_4xx_and_never_reach_the_log(server):
+    canary = "malformed-canary-5b1e how does ketamine work"
+    calls = [
+        ("/gradio_api/run/ask", {"data": [canary, 5]}, 422),
+        ("/gradio_api/run/ask", {"data": [canary, [], "extra"]}, 422),
+        ("/gradio_api/call/ask", {"data": [canary, "history"]}, 422),
+        ("/gradio_api/queue/join", {"data": [canary], "fn_index": 999, "session_hash": "x"}, 404),
+    ]
+    for path, body, status in calls:
+        got, _headers, reply = _request(
+            server, "POST", path, {"Content-Type": "application/json"}, json.dumps(body)
+        )
+        assert got == status and canary not in reply.decode()
+        assert json.loads(reply)["error"]["code"]
+    assert _request(server, "POST", "/gradio_api/run/ask", body=b"\xff\xfe")[0] == 400
+    assert _request(server, "GET", "/gradio_api/queue/data?session_hash=nobody")[0] == 200
+    output = server.output()
+    assert canary not in output and "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_ask_without_history_is_answered_as_documented(server):
+    body = json.dumps({"data": ["How does ketamine work for nerve pain?"]})
+    status, _, reply = _request(
+        server, "POST", "/gradio_api/run/ask", {"Content-Type": "application/json"}, body
+    )
+    answer = json.loads(reply)["data"][0]
+    assert status == 200 and answer["kind"] == "answer" and answer["disclaimer"]
+
+
+@pytest.mark.slow
+def test_the_direct_api_is_bounded_and_an_emergency_still_gets_through(server):
+    import concurrent.futures
+
+    def call(question):
+        body = json.dumps({"data": [question, []]})
+        status, headers, reply = _request(
+            server, "POST", "/gradio_api/run/ask", {"Content-Type": "application/json"}, body
+        )
+        return status, headers, json.loads(reply)
+
+    questions = [f"What is neuropathic pain? {i}" for i in range(40)]
+    questions += ["I swallowed all my ketamine lozenges and my lips are turning blue"] * 5
+    with concurrent.futures.ThreadPoolExecutor(len(questions)) as pool:
+        results = list(pool.map(call, questions))
+    busy = [r for r in results if r[0] == 503]
+    assert busy, "40 callers at once must exceed the bound of 8"
+    assert all(r[2]["error"]["code"] == "busy" and r[1].get("retry-after") for r in busy)
+    assert all(r[0] in (200, 503) for r in results)
+    emergencies = results[40:]
+    assert all(r[0] == 200 and r[2]["data"][0]["kind"] == "emergency" for r in emergencies)

@@ -217,6 +217,20 @@ class Web(BaseModel):
     max_header_bytes: int = Field(
         16_384, ge=1024, le=1_048_576, description="Largest request header block accepted."
     )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=16_384,
+        le=16_777_216,
+        description="Largest body of a call to the page or the API (the page sends the "
+        "conversation so far with each question).",
+    )
+    direct_limit: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Calls answered at once outside the queue, for the API and for the page "
+        "each; above it the API still answers emergencies and tells the rest to retry (503).",
+    )
 
     @field_validator("embed_origins")
     @classmethod

@@ -131,6 +131,12 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
     return app
 
 
+def urgent_json(bot: Bot, question: str, history: list[Any]) -> dict[str, Any] | None:
+    """The API's emergency reply as JSON when ``question`` is an emergency, else ``None``."""
+    _, reply = _urgent(bot, question, history)
+    return None if reply is None else reply.to_json()
+
+
 def _urgent(bot: Bot, message: Any, history: Any) -> tuple[Query | None, Reply | None]:
     """The question's query and, for an emergency, its reply; ``(None, None)`` on any failure.
 

@@ -8,23 +8,38 @@ are more open than a health page may be:
 - uploads are refused (403): the page takes typed questions only, and an upload would leave
   a patient's file in a temporary folder;
 - ``file=`` with a URL is refused (403) before Gradio could connect anywhere;
+- the route listings (``openapi.json``) are not served: the page needs none of them;
+- a call to an event route is read and checked first (:mod:`ketabot.web.calls`): a
+  malformed one is refused (4xx) before Gradio could print it with its inputs;
+- calls answered outside the queue are bounded (``web.direct_limit`` at once, for the API
+  and for the page each); above it the API's question still goes through the emergency
+  check, in a lane of its own, and anything else is told to retry (503, ``Retry-After``);
 - every response carries a Content-Security-Policy whose ``frame-ancestors`` lists the sites
   the clinic allows to embed the chat (``web.embed_origins``), ``X-Content-Type-Options:
-  nosniff`` and ``Referrer-Policy: no-referrer``.
+  nosniff`` and ``Referrer-Policy: no-referrer``;
+- anything that still fails inside becomes a JSON 500 and one log line naming the
+  exception's type, never a traceback holding the request.
 
 Refusals are JSON with a stable ``error.code`` and hold nothing from the request; nothing
-is logged, so no question or address reaches a log.
+from a request is logged, so no question or address reaches a log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
+import anyio
+
 from ketabot.config import Settings
+from ketabot.web.calls import ASK, BadCall, Call, Endpoints, runs_event
+
+log = logging.getLogger("ketabot")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,6 +50,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 _UPLOAD = re.compile(r"/(?:gradio_api/)?upload/?$")
 _FILE_URL = re.compile(r"/file=\s*(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+_LISTING = re.compile(r"/(?:openapi\.json|docs|redoc)/?$")
+
+# An emergency check takes 20-30 ms, so 64 waiting is about two seconds' wait.
+LANE_WAITING = 64
+# The emergency check of an API question that arrived above the bound: its reply, or None.
+Urgent = Callable[[str, list[Any]], dict[str, Any] | None]
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -57,11 +78,24 @@ def allowed_hosts(settings: Settings) -> frozenset[str]:
 class Guard:
     """ASGI middleware applying the module's rules to every HTTP request."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        endpoints: Endpoints | None = None,
+        urgent: Urgent | None = None,
+    ) -> None:
         self.app = app
         self.headers = security_headers(settings)
         self.hosts = allowed_hosts(settings)
         self.max_header_bytes = settings.web.max_header_bytes
+        self.max_body_bytes = settings.web.max_body_bytes
+        self.endpoints = endpoints
+        self.urgent = urgent
+        self.limit = settings.web.direct_limit
+        self.in_flight = {"api": 0, "page": 0}
+        # Its own threads: the emergency check must not wait for the pool the answers fill.
+        self.lane = anyio.CapacityLimiter(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse what must not reach Gradio; add the security headers to everything else."""
@@ -70,18 +104,78 @@ class Guard:
             return
         refusal = self.refusal(scope)
         if refusal is not None:
-            status, code = refusal
-            await _json_error(send, status, code, self.headers)
+            await self.error(send, *refusal)
             return
+        path = unquote(scope.get("path", ""))
+        if self.endpoints is None or not runs_event(scope.get("method", ""), path):
+            await self.forward(scope, receive, send)
+            return
+        try:
+            call = self.endpoints.check(path, await _body(receive, self.max_body_bytes))
+        except BadCall as bad:
+            await self.error(send, bad.status, bad.code)
+            return
+        await self.run(call, _with_body(scope, call.body), _replay(call.body, receive), send)
+
+    async def run(self, call: Call, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forward a checked call; one answered outside the queue only within the bound."""
+        if not call.direct:
+            await self.forward(scope, receive, send)
+            return
+        lane = "api" if call.endpoint.public else "page"
+        if self.in_flight[lane] >= self.limit:
+            await self.overflow(call, send)
+            return
+        self.in_flight[lane] += 1
+        try:
+            await self.forward(scope, receive, send)
+        finally:
+            self.in_flight[lane] -= 1
+
+    async def overflow(self, call: Call, send: Send) -> None:
+        """Above the bound: an API emergency still gets its reply; the rest, 503."""
+        reply = None
+        if self.urgent is not None and call.endpoint.name == ASK and not self.lane_full():
+            reply = await anyio.to_thread.run_sync(
+                self.urgent, call.data[0], call.data[1] or [], limiter=self.lane
+            )
+        if reply is None:
+            await self.error(send, 503, "busy", [(b"retry-after", b"1")])
+            return
+        await _json(send, 200, {"data": [reply]}, self.headers)
+
+    def lane_full(self) -> bool:
+        """Whether so many checks wait that one more would wait seconds: then, 503 too."""
+        return self.lane.statistics().tasks_waiting >= LANE_WAITING
+
+    async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass to Gradio, adding the security headers; a failure inside becomes a JSON 500."""
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in self.headers if n not in names]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception as exc:  # the edge: one line without the request, and a clear 500
+            log.error("request failed inside the web framework: %s", type(exc).__name__)
+            if not started:
+                await self.error(send, 500, "internal_error")
+            else:  # end the response already under way rather than leave it open
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def error(
+        self, send: Send, status: int, code: str, extra: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
+        """A JSON refusal with a stable code and nothing from the request."""
+        await _json(send, status, {"error": {"code": code}}, [*self.headers, *extra])
 
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
         """``(status, error code)`` when the request must not reach Gradio, else ``None``."""
@@ -96,7 +190,46 @@ class Guard:
             return 403, "uploads_disabled"
         if _FILE_URL.search(path):
             return 403, "remote_files_disabled"
+        if _LISTING.search(path):
+            return 404, "not_found"
         return None
+
+
+async def _body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, refused (413) as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadCall(400, "incomplete_request")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BadCall(413, "request_too_large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _with_body(scope: Scope, body: bytes) -> Scope:
+    """``scope`` with its content length set to the (possibly completed) body's."""
+    headers = [(n, v) for n, v in scope.get("headers", []) if n.lower() != b"content-length"]
+    return {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` once, then whatever the client sends next."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
 
 
 def _host(headers: list[tuple[bytes, bytes]]) -> str:
@@ -106,10 +239,10 @@ def _host(headers: list[tuple[bytes, bytes]]) -> str:
     return value.rsplit(":", 1)[0].lower() if value.count(":") == 1 else value.lower()
 
 
-async def _json_error(
-    send: Send, status: int, code: str, headers: list[tuple[bytes, bytes]]
+async def _json(
+    send: Send, status: int, payload: dict[str, Any], headers: list[tuple[bytes, bytes]]
 ) -> None:
-    body = json.dumps({"error": {"code": code}}).encode()
+    body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",

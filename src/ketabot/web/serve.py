@@ -14,6 +14,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ from starlette.responses import Response
 from ketabot.bot import Bot
 from ketabot.config import Settings
 from ketabot.errors import ServeError
-from ketabot.web.app import create_app
-from ketabot.web.guard import Guard
+from ketabot.web.app import create_app, urgent_json
+from ketabot.web.calls import Endpoints
+from ketabot.web.guard import Guard, Urgent
 
 log = logging.getLogger("ketabot")
 
@@ -47,7 +49,7 @@ def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
     bot = Bot.ready(settings, say=say)
     bot.ask(WARM_UP)  # every path once, before the first patient
     app = create_app(bot, settings)
-    url = launch(app, settings)
+    url = launch(app, settings, urgent=partial(urgent_json, bot))
     say(f"ketabot is ready at {url} ({time.perf_counter() - started:.1f} s after start)")
     with contextlib.suppress(KeyboardInterrupt):
         app.block_thread()
@@ -62,9 +64,13 @@ def check_address(host: str, port: int) -> None:
         raise ServeError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def launch(app: gr.Blocks, settings: Settings) -> str:
-    """Start serving the page with the health-page defaults; returns its URL, does not block."""
+def launch(app: gr.Blocks, settings: Settings, urgent: Urgent | None = None) -> str:
+    """Start serving the page with the health-page defaults; returns its URL, does not block.
+
+    ``urgent`` answers an API emergency that arrives while the API is at its bound.
+    """
     app.queue(default_concurrency_limit=settings.web.concurrency, max_size=settings.web.queue_size)
+    guard = Middleware(Guard, settings=settings, endpoints=Endpoints.of(app), urgent=urgent)
     server, url, _ = app.launch(
         server_name=settings.web.host,
         server_port=settings.web.port,
@@ -84,7 +90,7 @@ def launch(app: gr.Blocks, settings: Settings) -> str:
         css=CSS,
         head=_head(settings),
         # Starlette builds its middleware when the app is created, so the guard goes in here.
-        app_kwargs={"middleware": [Middleware(Guard, settings=settings)]},
+        app_kwargs={"middleware": [guard]},
     )
     _serve_web_component_script(server)
     return str(url)
