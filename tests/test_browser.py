@@ -4,7 +4,11 @@ import contextlib
 import functools
 import http.server
 import json
+import os
+import tempfile
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,18 +20,25 @@ ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT = 30_000
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, checked before anything else: session scope sets it up before the
+    session-wide server, so a missing browser costs no server start."""
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)"
         if REQUIRE_BROWSER:
             pytest.fail(message)
         pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=chromium,
             args=[
                 "--no-sandbox",
                 "--disable-gpu",
@@ -43,7 +54,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, server):
+def page(chromium, browser, server):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
     page.outside = []
@@ -127,7 +138,7 @@ def test_title_language_and_keyboard_use(page):
     assert page.locator("details.kb-source").first.get_attribute("open") is not None
 
 
-def test_readable_on_a_375_px_phone(browser, server):
+def test_readable_on_a_375_px_phone(chromium, browser, server):
     context = browser.new_context(
         viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True
     )
@@ -167,6 +178,28 @@ def test_feedback_is_stored_without_identifying_data(page, server):
     assert "hallucinations" not in stored and "127.0.0.1" not in stored
 
 
+def test_a_canary_question_reaches_no_log_or_file(page, server):
+    """Sent through the page, the API and a malformed call: nowhere on disk afterwards."""
+    canary = "zebracanary4417"
+    ask(page, f"Does ketamine help {canary} nerve pain?")
+    api = f"{server.url}/gradio_api/run/ask"
+    for body in ({"data": [f"What is {canary}?", []]}, {"data": [canary, 7]}, {"data": [canary]}):
+        request = urllib.request.Request(
+            api, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(request, timeout=30).read()
+    uploads = os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio"
+    places = [server.log.parent, Path(uploads)]
+    found = [
+        str(path)
+        for place in places
+        for path in place.rglob("*")
+        if path.is_file() and canary.encode() in path.read_bytes()
+    ]
+    assert found == []
+
+
 @pytest.fixture(scope="module")
 def examples_site():
     """examples/ served on its own loopback port, as a clinic's site would be."""
@@ -179,7 +212,7 @@ def examples_site():
     httpd.shutdown()
 
 
-def test_the_chat_works_embedded_both_ways(browser, server, examples_site):
+def test_the_chat_works_embedded_both_ways(chromium, browser, server, examples_site):
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     page.goto(f"{examples_site}/embed.html?server={server.url}")
     frame = page.frame_locator("#iframe-embed iframe")
