@@ -132,7 +132,7 @@ Patients receiving infusions may park free of charge in the blue garage behind t
 """
 
 
-def _bot_over_a_copy(tmp_path, embedder, index_check_seconds):
+def _bot_over_a_copy(tmp_path, embedder, index_check_seconds, **options):
     """A bot over its own indexed copy of the corpus, and a way to ingest that copy again."""
     import shutil
 
@@ -142,7 +142,9 @@ def _bot_over_a_copy(tmp_path, embedder, index_check_seconds):
 
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
-    settings = make_settings(tmp_path, corpus=corpus, index_check_seconds=index_check_seconds)
+    settings = make_settings(
+        tmp_path, corpus=corpus, index_check_seconds=index_check_seconds, **options
+    )
     ingest(settings, embedder=embedder)
 
     def ingest_again(parking):  # another "process": the bot is not told
@@ -179,3 +181,24 @@ def test_a_question_caught_mid_ingest_is_asked_again_not_dropped(tmp_path, embed
         ingest_again(NEW_DOC.replace("blue", colour))
     reply = bot.ask("Where can patients park for their infusions at the clinic?")
     assert reply.kind is Kind.ANSWER and "red garage" in reply.text
+
+
+@pytest.mark.slow
+def test_two_bots_sharing_a_chroma_server_both_follow_each_ingest(
+    chroma_server, tmp_path, embedder
+):
+    """Two app processes behind one `chroma run`: both answer from the newest generation."""
+    from ketabot.bot import Bot
+
+    first, ingest_again = _bot_over_a_copy(
+        tmp_path, embedder, 0, chroma_url=chroma_server, collection="shared"
+    )
+    second = Bot(first.settings, embedder=embedder)
+    question = "Where can patients park for their infusions at the clinic?"
+    for bot in (first, second):
+        bot.ask(question)  # each has opened the generation that is about to be replaced
+    for colour in ("blue", "green", "red"):
+        ingest_again(NEW_DOC.replace("blue", colour))
+        for bot in (first, second):
+            reply = bot.ask(question)
+            assert reply.kind is Kind.ANSWER and f"{colour} garage" in reply.text

@@ -28,3 +28,50 @@ def test_twenty_ingests_keep_the_store_within_twice_a_fresh_build(tmp_path, embe
     ingest(fresh, embedder=embedder)
     assert _size(store) <= 2 * _size(fresh.home / "chroma")
     assert reclaimed > 0, "the folders of deleted generations were removed and counted"
+
+
+@pytest.mark.slow
+def test_ingests_killed_at_any_moment_leave_a_complete_index(tmp_path, embedder):
+    """``ketabot ingest`` SIGKILLed at half and 90 % of its run: the index is always whole.
+
+    Whole means the chunks of one version of the corpus, never a mix or a part.
+    """
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from conftest import subprocess_env
+    from ketabot.chunking import chunk_corpus
+    from ketabot.corpus import load_corpus
+    from ketabot.index import Index, connect
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = make_settings(tmp_path, corpus=corpus)
+    command = [str(Path(sys.executable).parent / "ketabot"), "ingest"]
+    env = subprocess_env(KETABOT_HOME=str(settings.home), KETABOT_CORPUS=str(corpus))
+    started = time.monotonic()
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+    duration = time.monotonic() - started
+    versions = [_contents(chunk_corpus(load_corpus(corpus)))]
+    for n, share in enumerate((0.5, 0.9)):
+        for path in corpus.glob("*.md"):  # a changed corpus, so the ingest has work to do
+            path.write_text(path.read_text() + f"\nA closing line, version {n}.\n")
+        versions.append(_contents(chunk_corpus(load_corpus(corpus))))
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(duration * share)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        served = _contents(Index(connect(settings), settings.collection).open(embedder).chunks)
+        assert served in versions, f"killed at {share:.0%}: the index is not one whole version"
+    ingest(settings, embedder=embedder)
+    final = Index(connect(settings), settings.collection).open(embedder).chunks
+    assert _contents(final) == versions[-1]
+
+
+def _contents(chunks):
+    return sorted((c.id, c.text) for c in chunks)

@@ -159,14 +159,21 @@ _URGENT_SYMPTOM = (
     r"(?:responding|respond|waking|wake)|passed out|pass out|blacked out|faint\w*|seizure|"
     r"convuls\w*|fitting|"
     # too much taken
+    # ("had a bunch of lozenges left over" is a supply, not an overdose: blind round 20)
     r"overdos\w*|(?:took|taken|had) (?:too much|too many|way too much|a bunch|a lot|loads|"
-    r"double|all)(?: of)?"
+    r"double|all)(?: of)?(?!.{0,40}\b(?:left ?over|spare|saved up|stashed)\b)"
     r")"
 )
 _PERSONAL = (
     r"(?:\bi\b|\bi'm\b|\bme\b|\bmy\b|\bwe\b|\bhe\b|\bshe\b|\bhis\b|\bher\b|\bthey\b|"
     r"\bsomeone\b|\bsomebody\b|\bfriend\b|\bhelp\b|right now|\bhere\b|since (?:the|my) "
     r"(?:infusion|treatment|dose)|after (?:the|my|his|her) (?:infusion|treatment|dose))"
+)
+# Use told as the past, with nothing said about using again.
+_PAST_USE = (
+    r"(?=.*\b(?:used to|years ago|in my (?:teens|20s|twenties|30s|thirties|youth)|back in "
+    r"(?:college|the day|high school|my)|not anymore|no longer|sober (?:for|since|now)|clean "
+    r"(?:for|since|now))\b)(?!.*\b(?:tonight|this weekend|next weekend|tomorrow|again|still)\b)"
 )
 MEDICAL_EMERGENCY = [
     _rule(
@@ -317,10 +324,12 @@ ILLICIT = [
     _rule(
         "recreational",
         # "used ketamine recreationally back in college" is history (eligibility), and "wasn't
-        # it a party drug?" asks about its past: neither is a request
-        r"\bfor fun\b|(?<!used )(?<!used it )(?<!used ketamine )\brecreation\w*|"
+        # it a party drug?" asks about its past: neither is a request. Nor is "used to party
+        # with ket in my 20s (not anymore)", unless the message also looks ahead (round 20).
+        rf"^(?!{_PAST_USE})"
+        r".*?(?:\bfor fun\b|(?<!used )(?<!used it )(?<!used ketamine )\brecreation\w*|"
         r"\bget(?:ting)? high\b|\bparty\b(?! drug)|\bfestival\b|\brave\b|"
-        r"\bk[- ]?hole\b|\bsnort\w*|\btrip(?:ping)? on\b",
+        r"\bk[- ]?hole\b|\bsnort\w*|\btrip(?:ping)? on\b)",
     ),
     _rule(
         "make_it",
