@@ -125,6 +125,35 @@ def test_an_emergency_is_pinned_first_and_in_view(page):
     )
 
 
+def test_numbers_to_call_are_tappable(page):
+    assert page.locator(".kb-notice a[href='tel:112']").is_visible()
+    reply = ask(page, "I want to kill myself", ".kb-emergency")
+    assert reply.locator("a[href='tel:116123']").count() >= 1
+    assert page.locator("#kb-alert a[href='tel:112']").count() == 1
+
+
+def test_the_patients_markup_is_shown_as_text(page):
+    typed = "<b>bold</b> **stars** <img src=/kb-x> [link](http://127.0.0.1/x) side effects?"
+    ask(page, typed)
+    mine = page.locator("#kb-chat .kb-asked").last
+    assert mine.inner_text() == typed
+    assert mine.locator("b, img, a, strong").count() == 0
+
+
+def test_a_long_question_is_counted_then_answered_as_too_long_not_cut(page):
+    box = page.locator("#kb-question textarea")
+    box.fill("Is ketamine safe? " * 60)
+    box.press("End")
+    box.type(" x")  # an input event, as a person typing
+    counter = page.locator("#kb-count")
+    assert "Too long" in counter.inner_text() and "of 1000 characters" in counter.inner_text()
+    box.press("Enter")
+    page.locator(".kb-error").last.wait_for(timeout=TIMEOUT)
+    assert "too long" in page.locator(".kb-error").last.inner_text()
+    assert page.locator("#kb-chat .kb-asked").last.inner_text().endswith("safe?  x")
+    assert counter.inner_text() == "", "the counter resets with the reply"
+
+
 def test_title_language_and_keyboard_use(page):
     assert page.title() == "Ask Example Pain Clinic about ketamine"
     assert page.evaluate("document.documentElement.lang") == "en"

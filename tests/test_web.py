@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ketabot.types import Citation, Disclaimer, Kind, Reply
-from ketabot.web.render import render
+from ketabot.web.render import dialable, question_html, render
 
 
 def _answer() -> Reply:
@@ -41,6 +41,24 @@ def test_render_marks_emergencies_and_never_passes_html_through():
     assert 'class="kb-reply kb-emergency" role="alert"' in html
     assert "<strong>Call 112 now</strong>" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_the_patients_own_words_are_shown_as_text():
+    shown = question_html("<img src=/x> **bold** [a](http://x)\n<script>y</script>")
+    assert "<img" not in shown and "<script>" not in shown
+    assert "&lt;img src=/x&gt;" in shown and "**bold** [a](http://x)<br>" in shown
+    assert "\n\n" not in shown, "one HTML block, which Markdown leaves alone"
+
+
+def test_numbers_to_call_become_tel_links_in_what_ketabot_says_never_in_quotes():
+    refusal = Reply("q", Kind.EMERGENCY, "**Call 911 now.** Or text **988**.", Disclaimer.build())
+    shown = render(refusal, dial=("911", "988", "+1 (555) 010-0100"))
+    assert '<a class="kb-tel" href="tel:911">911</a>' in shown
+    assert '<a class="kb-tel" href="tel:988">988</a>' in shown
+    assert 'href="tel:+15550100100"' in dialable("Call +1 (555) 010-0100.", ["+1 (555) 010-0100"])
+    assert "tel:" not in dialable("Room 9110 or 1-911", ["911"])
+    quoted = Reply("q", Kind.ANSWER, "“Call 911 if unwell.” [1]", Disclaimer.build())
+    assert "tel:" not in render(quoted, dial=("911",))
 
 
 # ---------------------------------------------------------------- the real server

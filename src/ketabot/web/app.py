@@ -18,14 +18,19 @@ from ketabot.bot import Bot, safe_answer, safe_ask
 from ketabot.config import Settings
 from ketabot.feedback import FeedbackStore, ReplyFacts
 from ketabot.types import Query, Reply
-from ketabot.web.render import alert_html, render
+from ketabot.web.render import alert_html, dialable, question_html, render
 
 log = logging.getLogger("ketabot")
+
+# The numbers a patient may need to call, made tappable wherever ketabot itself names them.
+Dial = tuple[str, ...]
 
 
 # After an emergency reply, bring the pinned alert into view: on a phone the chat has
 # scrolled to the end of the reply and the page to the text box.
 SHOW_ALERT = """() => {
+  const count = document.getElementById('kb-count');
+  if (count) { count.textContent = ''; count.classList.remove('kb-count-over'); }
   const alert = document.querySelector('#kb-alert .kb-alert');
   if (alert) { alert.scrollIntoView({block: 'start', behavior: 'smooth'}); }
 }"""
@@ -38,6 +43,7 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
     """The chat page and the ``/ask`` API for one bot; not yet serving."""
     settings = settings or bot.settings
     clinic = settings.clinic
+    dial = (clinic.emergency_number, clinic.crisis_line, clinic.poison_control, clinic.phone)
     store = FeedbackStore(
         settings.feedback_file, enabled=clinic.store_feedback, store_question=clinic.store_question
     )
@@ -63,7 +69,6 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             question = gr.Textbox(
                 label="Your question",
                 placeholder="Type your question…",
-                max_length=settings.input.max_question_chars,
                 lines=1,
                 max_lines=4,
                 scale=5,
@@ -71,6 +76,13 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
                 elem_id="kb-question",
             )
             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="kb-send")
+        # No max_length on the box: the browser would cut a long question silently. The
+        # counter warns as the limit nears, and the server answers a longer one kindly.
+        gr.HTML(
+            f'<p id="kb-count" class="kb-count" aria-live="polite" '
+            f'data-max="{settings.input.max_question_chars}"></p>',
+            elem_id="kb-count-row",
+        )
         examples = _examples(clinic.example_questions)
         clear = gr.Button("Clear conversation", variant="secondary", size="sm", elem_id="kb-clear")
         comment_row, rating_id, status = _feedback_controls(store, chatbot, facts)
@@ -84,7 +96,7 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             query, reply = _urgent(bot, message, history)
             if reply is None:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), query
-            return (*_shown(message, history, seen, reply), True)
+            return (*_shown(message, history, seen, reply, dial), True)
 
         def respond(
             message: str, history: list[dict[str, Any]], seen: list[Any], built: Query | bool | None
@@ -92,8 +104,8 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             if built is True:  # the emergency step has replied
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             if isinstance(built, Query):
-                return _shown(message, history, seen, safe_answer(bot, built))
-            return _shown(message, history, seen, safe_ask(bot, message, history))
+                return _shown(message, history, seen, safe_answer(bot, built), dial)
+            return _shown(message, history, seen, safe_ask(bot, message, history), dial)
 
         shown = [question, chatbot, facts, alert]
         first: dict[str, Any] = {
@@ -153,25 +165,29 @@ def _urgent(bot: Bot, message: Any, history: Any) -> tuple[Query | None, Reply |
 
 
 def _shown(
-    message: Any, history: list[dict[str, Any]], seen: list[Any], reply: Reply
+    message: Any, history: list[dict[str, Any]], seen: list[Any], reply: Reply, dial: Dial
 ) -> tuple[str, list[dict[str, Any]], list[Any], Any]:
     """The page after ``reply``: box cleared, both turns shown, the reply's facts, the alert."""
     asked = message if isinstance(message, str) else ""
     history = [
         *history,
-        {"role": "user", "content": asked},
-        {"role": "assistant", "content": render(reply)},
+        {"role": "user", "content": question_html(asked)},
+        {"role": "assistant", "content": render(reply, dial)},
     ]
-    return "", history, [*seen, None, ReplyFacts.of(reply)], _alert(reply)
+    return "", history, [*seen, None, ReplyFacts.of(reply)], _alert(reply, dial)
+
+
+def _tel(number: str) -> str:
+    return dialable(html.escape(number, quote=False), [number])
 
 
 def _cleared() -> tuple[list[Any], list[Any], str, Any, None, str, Any]:
     return [], [], "", gr.update(visible=False), None, "", gr.update(value="", visible=False)
 
 
-def _alert(reply: Reply) -> Any:
+def _alert(reply: Reply, dial: Dial) -> Any:
     """The urgent first paragraph of an emergency reply, pinned above the chat."""
-    urgent = alert_html(reply)
+    urgent = alert_html(reply, dial)
     return gr.update(value=urgent, visible=bool(urgent))
 
 
@@ -182,7 +198,7 @@ def _header(settings: Settings) -> None:
         f'<header class="kb-header"><h1>{html.escape(clinic.page_title)}</h1>'
         f'<p class="kb-notice" role="note"><strong>Education only{who}.</strong> Answers are '
         "quotes from published articles, not medical advice, and never a dose for you. "
-        f"<strong>In an emergency call {html.escape(clinic.emergency_number)} now.</strong></p>"
+        f"<strong>In an emergency call {_tel(clinic.emergency_number)} now.</strong></p>"
         "</header>",
         elem_id="kb-header",
     )

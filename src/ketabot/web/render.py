@@ -8,28 +8,59 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 from ketabot.types import Citation, Kind, Reply
 
 
-def alert_html(reply: Reply) -> str:
+def alert_html(reply: Reply, dial: Sequence[str] = ()) -> str:
     """The urgent first paragraph of an emergency reply, to pin above the chat ("" otherwise)."""
     if reply.kind is not Kind.EMERGENCY:
         return ""
-    urgent = body_html(reply.body.split("\n\n")[0])
+    urgent = dialable(body_html(reply.body.split("\n\n")[0]), dial)
     return f'<div class="kb-alert" role="alert">{urgent}</div>'
 
 
-def render(reply: Reply) -> str:
-    """The reply as HTML for the chat: quotes, expandable sources, then the disclaimer."""
+def render(reply: Reply, dial: Sequence[str] = ()) -> str:
+    """The reply as HTML for the chat: quotes, expandable sources, then the disclaimer.
+
+    The numbers in ``dial`` (emergency, crisis line, clinic) become ``tel:`` links in what
+    ketabot itself says; never in quotes, where a number is the source's.
+    """
     role = ' role="alert"' if reply.kind is Kind.EMERGENCY else ""
-    parts = [f'<div class="kb-reply kb-{reply.kind.value}"{role}>', body_html(reply.body)]
+    body = body_html(reply.body)
+    if reply.kind is not Kind.ANSWER:
+        body = dialable(body, dial)
+    parts = [f'<div class="kb-reply kb-{reply.kind.value}"{role}>', body]
     if reply.citations:
         parts.append('<div class="kb-sources"><p class="kb-sources-title">Sources</p>')
         parts.extend(_source(c) for c in reply.citations)
         parts.append("</div>")
     parts.append(f'<p class="kb-disclaimer">{html.escape(reply.disclaimer.text)}</p></div>')
     return "".join(parts)
+
+
+def question_html(text: str) -> str:
+    """The patient's own words as text: no markup or Markdown of theirs becomes live.
+
+    One HTML block without blank lines, so the chat's Markdown renderer leaves it as it is.
+    """
+    escaped = html.escape(text, quote=False).replace("\r", "")
+    return f'<div class="kb-asked">{escaped.replace(chr(10), "<br>")}</div>'
+
+
+def dialable(markup: str, numbers: Sequence[str]) -> str:
+    """``markup`` with each of ``numbers`` (as escaped text) turned into a ``tel:`` link."""
+    shown = sorted({html.escape(n, quote=False) for n in numbers if n}, key=len, reverse=True)
+    if not shown:
+        return markup
+    pattern = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, shown)) + r")(?![\w-])")
+
+    def link(match: re.Match[str]) -> str:
+        digits = re.sub(r"[^\d+]", "", html.unescape(match.group()))
+        return f'<a class="kb-tel" href="tel:{digits}">{match.group()}</a>'
+
+    return pattern.sub(link, markup)
 
 
 def body_html(text: str) -> str:

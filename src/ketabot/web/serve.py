@@ -40,6 +40,21 @@ THEME = gr.themes.Soft(
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
 )
 WARM_UP = "How does ketamine work for nerve pain?"
+# The question box's character counter: silent from the start, a count from 80 % of the
+# limit, a plain warning above it (the server then answers that the question is too long).
+COUNTER = """
+document.addEventListener('input', (event) => {
+  if (!event.target.closest || !event.target.closest('#kb-question')) { return; }
+  const count = document.getElementById('kb-count');
+  if (!count) { return; }
+  const max = Number(count.dataset.max), used = event.target.value.length;
+  const over = used > max;
+  count.textContent = over
+    ? `Too long: ${used} of ${max} characters. Please shorten your question.`
+    : (used > 0.8 * max ? `${used} of ${max} characters` : '');
+  count.classList.toggle('kb-count-over', over);
+});
+"""
 
 
 def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
@@ -121,4 +136,5 @@ def _head(settings: Settings) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         f"<script>document.documentElement.lang = {lang!r};</script>"
+        f"<script>{COUNTER}</script>"
     )
