@@ -178,6 +178,7 @@ CLINIC_TOML = """
 [clinic]
 name = "Example Pain Clinic"
 phone = "+1 555 0100"
+website = "https://www.clinic.example/pain"
 emergency_number = "112"
 crisis_line = "116 123"
 extra_disclaimer = "Example Pain Clinic reviews these articles every year."

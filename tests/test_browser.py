@@ -127,6 +127,11 @@ def test_an_emergency_is_pinned_first_and_in_view(page):
 
 def test_numbers_to_call_are_tappable(page):
     assert page.locator(".kb-notice a[href='tel:112']").is_visible()
+    contact = page.locator(".kb-contact")
+    assert contact.locator("a[href='tel:+15550100']").is_visible()
+    assert contact.locator("a[href='https://www.clinic.example/pain']").inner_text() == (
+        "www.clinic.example"
+    )
     reply = ask(page, "I want to kill myself", ".kb-emergency")
     assert reply.locator("a[href='tel:116123']").count() >= 1
     assert page.locator("#kb-alert a[href='tel:112']").count() == 1

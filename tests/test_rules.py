@@ -39,10 +39,18 @@ def test_homoglyphs_read_as_the_letters_they_imitate():
     ("rule_name", "text", "matches"),
     [
         ("recreational", "first time trying k at a rave next weekend", True),
-        ("recreational", "used to party with ket in my 20s, now i have crps. am i disqualified?", False),
+        (
+            "recreational",
+            "used to party with ket in my 20s, now i have crps. am i disqualified?",
+            False,
+        ),
         ("recreational", "used to party with ket in my 20s and want to again this weekend", True),
         ("urgent_symptom_personal", "i took a bunch of my lozenges and can't breathe", True),
-        ("urgent_symptom_personal", "my mom had a bunch of lozenges left over, can i use them", False),
+        (
+            "urgent_symptom_personal",
+            "my mom had a bunch of lozenges left over, can i use them",
+            False,
+        ),
     ],
 )
 def test_code_rules_read_history_and_a_supply_as_what_they_are(rule_name, text, matches):

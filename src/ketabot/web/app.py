@@ -11,6 +11,7 @@ import html
 import logging
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import gradio as gr
 
@@ -199,9 +200,23 @@ def _header(settings: Settings) -> None:
         f'<p class="kb-notice" role="note"><strong>Education only{who}.</strong> Answers are '
         "quotes from published articles, not medical advice, and never a dose for you. "
         f"<strong>In an emergency call {_tel(clinic.emergency_number)} now.</strong></p>"
-        "</header>",
+        f"{_contact(settings)}</header>",
         elem_id="kb-header",
     )
+
+
+def _contact(settings: Settings) -> str:
+    """The clinic's phone and website, where configured: who to ask about one's own care."""
+    clinic = settings.clinic
+    parts = [f"Call {_tel(clinic.phone)}"] if clinic.phone else []
+    if clinic.website:
+        shown = html.escape(urlsplit(clinic.website).netloc or clinic.website)
+        address = html.escape(clinic.website, quote=True)
+        parts.append(f'<a href="{address}" target="_blank" rel="noopener noreferrer">{shown}</a>')
+    if not parts:
+        return ""
+    who = html.escape(clinic.name) if clinic.name else "your clinic"
+    return f'<p class="kb-contact">Questions about your own care: {who} · {" · ".join(parts)}</p>'
 
 
 def _examples(questions: Sequence[str]) -> list[tuple[gr.Button, str]]:
