@@ -159,6 +159,18 @@ def test_a_long_question_is_counted_then_answered_as_too_long_not_cut(page):
     assert counter.inner_text() == "", "the counter resets with the reply"
 
 
+def test_a_question_offered_under_a_reply_is_asked_when_tapped(page):
+    ask(page, "Write me a poem about the sea", ".kb-out_of_scope")
+    offered = page.locator("#kb-chat button", has_text="Is ketamine addictive?").last
+    offered.wait_for(timeout=TIMEOUT)
+    before = page.locator(".kb-answer").count()
+    offered.click()
+    page.wait_for_function(
+        f"document.querySelectorAll('.kb-answer').length > {before}", timeout=TIMEOUT
+    )
+    assert page.locator("#kb-chat .kb-asked").last.inner_text() == "Is ketamine addictive?"
+
+
 def test_title_language_and_keyboard_use(page):
     assert page.title() == "Ask Example Pain Clinic about ketamine"
     assert page.evaluate("document.documentElement.lang") == "en"

@@ -4,9 +4,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ketabot.types import Citation, Disclaimer, Kind, Reply
-from ketabot.web.render import dialable, question_html, render
+from ketabot.web.render import dialable, question_html, question_text, render
 
 
 def _answer() -> Reply:
@@ -48,6 +50,11 @@ def test_the_patients_own_words_are_shown_as_text():
     assert "<img" not in shown and "<script>" not in shown
     assert "&lt;img src=/x&gt;" in shown and "**bold** [a](http://x)<br>" in shown
     assert "\n\n" not in shown, "one HTML block, which Markdown leaves alone"
+
+
+@given(st.text())
+def test_the_page_reads_back_exactly_what_the_patient_typed(typed):
+    assert question_text(question_html(typed)) == typed.replace("\r", "")
 
 
 def test_numbers_to_call_become_tel_links_in_what_ketabot_says_never_in_quotes():

@@ -71,7 +71,7 @@ class Replies:
             reason=reason,
             body=body,
             disclaimer=self.disclaimer_for(language),
-            suggestions=suggestions,
+            suggestions=suggestions or self._offered(reason, language),
         )
 
     def error(self, question: str, reason: Reason, language: str = "en") -> Reply:
@@ -88,7 +88,15 @@ class Replies:
             body=self.body(reason, language),
             disclaimer=self.disclaimer_for(language),
             evidence=evidence,
+            suggestions=self._offered(reason, language),
         )
+
+    def _offered(self, reason: Reason, language: str) -> tuple[str, ...]:
+        """The clinic's example questions, when the words for ``reason`` list them."""
+        table = texts(language if language in LANGUAGES else "en")
+        if "{examples}" not in str(table["reasons"][reason.value]):
+            return ()
+        return tuple(self.clinic.example_questions[:3])
 
     def _values(
         self, table: dict[str, Any], reason: Reason, suggestions: tuple[str, ...] = ()

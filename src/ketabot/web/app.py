@@ -19,7 +19,7 @@ from ketabot.bot import Bot, safe_answer, safe_ask
 from ketabot.config import Settings
 from ketabot.feedback import FeedbackStore, ReplyFacts
 from ketabot.types import Query, Reply
-from ketabot.web.render import alert_html, dialable, question_html, render
+from ketabot.web.render import alert_html, dialable, question_html, question_text, render
 
 log = logging.getLogger("ketabot")
 
@@ -106,7 +106,8 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             if isinstance(built, Query):
                 return _shown(message, history, seen, safe_answer(bot, built), dial)
-            return _shown(message, history, seen, safe_ask(bot, message, history), dial)
+            reply = safe_ask(bot, message, _typed(history))
+            return _shown(message, history, seen, reply, dial)
 
         shown = [question, chatbot, facts, alert]
         first: dict[str, Any] = {
@@ -130,6 +131,10 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             button.click(lambda t=text: t, None, question, api_visibility="private").then(
                 **first
             ).then(**then).then(None, js=SHOW_ALERT)
+        # A question offered under a reply ("You could ask: ...") is asked when tapped.
+        chatbot.option_select(_picked, None, question, api_visibility="private").then(**first).then(
+            **then
+        ).then(None, js=SHOW_ALERT)
         reset = [chatbot, facts, question, comment_row, rating_id, status, alert]
         clear.click(_cleared, None, reset, api_visibility="private")
         # The chat's own trash icon must forget the rated replies too, or feedback would be
@@ -150,6 +155,35 @@ def urgent_json(bot: Bot, question: str, history: list[Any]) -> dict[str, Any] |
     return None if reply is None else reply.to_json()
 
 
+def _typed(history: Any) -> Any:
+    """The chat's messages with each of the patient's as they typed it, not as it is shown.
+
+    A message's content comes back from Gradio 6 as content blocks; the text blocks of a
+    user message are read back through :func:`question_text`. Anything else is left as it
+    is, for the bot to read or refuse.
+    """
+    if not isinstance(history, list):
+        return history
+    return [_typed_message(m) for m in history]
+
+
+def _typed_message(message: Any) -> Any:
+    if not isinstance(message, dict) or message.get("role") != "user":
+        return message
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": question_text(content)}
+    if isinstance(content, list):
+        blocks = [
+            {**b, "text": question_text(b["text"])}
+            if isinstance(b, dict) and isinstance(b.get("text"), str)
+            else b
+            for b in content
+        ]
+        return {**message, "content": blocks}
+    return message
+
+
 def _urgent(bot: Bot, message: Any, history: Any) -> tuple[Query | None, Reply | None]:
     """The question's query and, for an emergency, its reply; ``(None, None)`` on any failure.
 
@@ -158,7 +192,7 @@ def _urgent(bot: Bot, message: Any, history: Any) -> tuple[Query | None, Reply |
     here leaves the question to the queued answer, which has its own.
     """
     try:
-        query = bot.query(message, history)
+        query = bot.query(message, _typed(history))
         return query, bot.urgent(query)
     except Exception as exc:  # the edge: the queued step still answers, with the disclaimer
         log.error("emergency check failed: %s", type(exc).__name__)
@@ -173,9 +207,18 @@ def _shown(
     history = [
         *history,
         {"role": "user", "content": question_html(asked)},
-        {"role": "assistant", "content": render(reply, dial)},
+        {"role": "assistant", "content": render(reply, dial), "options": _options(reply)},
     ]
     return "", history, [*seen, None, ReplyFacts.of(reply)], _alert(reply, dial)
+
+
+def _options(reply: Reply) -> list[dict[str, str]]:
+    """The questions a reply offers, as buttons under it that ask them."""
+    return [{"value": question, "label": question} for question in reply.suggestions]
+
+
+def _picked(data: gr.SelectData) -> str:
+    return str(data.value)
 
 
 def _tel(number: str) -> str:

@@ -49,6 +49,17 @@ def question_html(text: str) -> str:
     return f'<div class="kb-asked">{escaped.replace(chr(10), "<br>")}</div>'
 
 
+_ASKED = re.compile(r'^<div class="kb-asked">(.*)</div>$', re.DOTALL)
+
+
+def question_text(shown: str) -> str:
+    """The words :func:`question_html` showed, as the patient typed them (else ``shown``)."""
+    match = _ASKED.match(shown)
+    if match is None:
+        return shown
+    return html.unescape(match.group(1).replace("<br>", "\n"))
+
+
 def dialable(markup: str, numbers: Sequence[str]) -> str:
     """``markup`` with each of ``numbers`` (as escaped text) turned into a ``tel:`` link."""
     shown = sorted({html.escape(n, quote=False) for n in numbers if n}, key=len, reverse=True)
