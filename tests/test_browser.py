@@ -92,6 +92,10 @@ def test_an_answer_with_citations_sources_and_the_disclaimer(page):
     source.locator("summary").click()
     assert source.locator("blockquote").is_visible()
     assert source.locator("mark").inner_text() in source.locator("blockquote").inner_text()
+    second = reply.locator("details.kb-source").nth(1)
+    assert second.locator("blockquote").is_hidden()
+    reply.locator("a.kb-cite", has_text="[2]").first.click()
+    assert second.locator("blockquote").is_visible(), "[2] opens the second source"
     assert "not medical advice" in reply.locator(".kb-disclaimer").inner_text()
     assert page.locator(".kb-notice").is_visible()
     assert "In an emergency call 112 now" in page.locator(".kb-notice").inner_text()

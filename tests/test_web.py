@@ -1,5 +1,6 @@
 import concurrent.futures
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -29,7 +30,9 @@ def _answer() -> Reply:
 
 def test_render_escapes_and_shows_sources_and_the_disclaimer():
     html = render(_answer())
-    assert '<span class="kb-cite">[1]</span>' in html
+    link = r'<a class="kb-cite" href="#(kb-src-\w+-1)" title="Source 1">\[1\]</a>'
+    marker = re.search(link, html)
+    assert marker and f'<details class="kb-source" id="{marker.group(1)}">' in html
     assert "<details" in html and "A &lt;Title&gt; — Side effects" in html
     assert "Pub &amp; Co" in html
     assert "<mark>Nausea can occur.</mark>" in html

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections.abc import Sequence
 
 from ketabot.types import Citation, Kind, Reply
@@ -28,13 +29,15 @@ def render(reply: Reply, dial: Sequence[str] = ()) -> str:
     ketabot itself says; never in quotes, where a number is the source's.
     """
     role = ' role="alert"' if reply.kind is Kind.EMERGENCY else ""
-    body = body_html(reply.body)
+    # Each reply's sources get their own ids, so its [n] markers open its own sources.
+    key = uuid.uuid4().hex[:8]
+    body = body_html(reply.body, key if reply.citations else None)
     if reply.kind is not Kind.ANSWER:
         body = dialable(body, dial)
     parts = [f'<div class="kb-reply kb-{reply.kind.value}"{role}>', body]
     if reply.citations:
         parts.append('<div class="kb-sources"><p class="kb-sources-title">Sources</p>')
-        parts.extend(_source(c) for c in reply.citations)
+        parts.extend(_source(c, key) for c in reply.citations)
         parts.append("</div>")
     parts.append(f'<p class="kb-disclaimer">{html.escape(reply.disclaimer.text)}</p></div>')
     return "".join(parts)
@@ -74,27 +77,37 @@ def dialable(markup: str, numbers: Sequence[str]) -> str:
     return pattern.sub(link, markup)
 
 
-def body_html(text: str) -> str:
-    """A reply body as HTML: paragraphs, "- " lists, **bold** and [n] markers."""
+def body_html(text: str, key: str | None = None) -> str:
+    """A reply body as HTML: paragraphs, "- " lists, **bold** and [n] markers.
+
+    With ``key`` (the reply's sources' id), each [n] links to its source.
+    """
     blocks = []
     for block in text.split("\n\n"):
         lines = block.split("\n")
         items = [line[2:] for line in lines if line.startswith("- ")]
         if items and len(items) == len(lines) - 1:
-            lead, listed = _inline(lines[0]), "".join(f"<li>{_inline(i)}</li>" for i in items)
+            lead = _inline(lines[0], key)
+            listed = "".join(f"<li>{_inline(i, key)}</li>" for i in items)
             blocks.append(f"<p>{lead}</p><ul>{listed}</ul>")
         else:
-            blocks.append(f"<p>{_inline(block)}</p>")
+            blocks.append(f"<p>{_inline(block, key)}</p>")
     return "".join(blocks)
 
 
-def _inline(text: str) -> str:
+def _inline(text: str, key: str | None = None) -> str:
     escaped = html.escape(text, quote=False)
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(r"\[(\d+)\]", r'<span class="kb-cite">[\1]</span>', escaped)
+    if key is None:
+        return re.sub(r"\[(\d+)\]", r'<span class="kb-cite">[\1]</span>', escaped)
+    return re.sub(
+        r"\[(\d+)\]",
+        rf'<a class="kb-cite" href="#kb-src-{key}-\1" title="Source \1">[\1]</a>',
+        escaped,
+    )
 
 
-def _source(citation: Citation) -> str:
+def _source(citation: Citation, key: str) -> str:
     where = html.escape(citation.title)
     if citation.section:
         where += f" — {html.escape(citation.section)}"
@@ -104,6 +117,7 @@ def _source(citation: Citation) -> str:
     quote = html.escape(citation.quote).replace("\n", "<br>")
     passage = passage.replace(quote, f"<mark>{quote}</mark>", 1)
     return (
-        f'<details class="kb-source"><summary>[{citation.n}] {where}</summary>'
+        f'<details class="kb-source" id="kb-src-{key}-{citation.n}">'
+        f"<summary>[{citation.n}] {where}</summary>"
         f"<blockquote>{passage}</blockquote></details>"
     )

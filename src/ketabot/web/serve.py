@@ -41,8 +41,9 @@ THEME = gr.themes.Soft(
 )
 WARM_UP = "How does ketamine work for nerve pain?"
 # The question box's character counter: silent from the start, a count from 80 % of the
-# limit, a plain warning above it (the server then answers that the question is too long).
-COUNTER = """
+# limit, a plain warning above it (the server then answers that the question is too long);
+# and [n] markers that open their source.
+PAGE_SCRIPT = """
 document.addEventListener('input', (event) => {
   if (!event.target.closest || !event.target.closest('#kb-question')) { return; }
   const count = document.getElementById('kb-count');
@@ -53,6 +54,17 @@ document.addEventListener('input', (event) => {
     ? `Too long: ${used} of ${max} characters. Please shorten your question.`
     : (used > 0.8 * max ? `${used} of ${max} characters` : '');
   count.classList.toggle('kb-count-over', over);
+});
+// A [n] marker opens its source and brings it into view, whatever the page's scrolling.
+document.addEventListener('click', (event) => {
+  const cite = event.target.closest && event.target.closest('a.kb-cite');
+  if (!cite) { return; }
+  const source = document.getElementById(cite.getAttribute('href').slice(1));
+  if (!source) { return; }
+  event.preventDefault();
+  source.open = true;
+  source.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+  source.querySelector('summary').focus({preventScroll: true});
 });
 """
 
@@ -136,5 +148,5 @@ def _head(settings: Settings) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         f"<script>document.documentElement.lang = {lang!r};</script>"
-        f"<script>{COUNTER}</script>"
+        f"<script>{PAGE_SCRIPT}</script>"
     )
