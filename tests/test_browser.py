@@ -195,7 +195,20 @@ def test_readable_on_a_375_px_phone(chromium, browser, server):
     page = context.new_page()
     page.goto(server.url)
     page.wait_for_selector("#kb-question textarea", timeout=TIMEOUT)
+    in_view = (
+        "(selector) => { const r = document.querySelector(selector).getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight; }"
+    )
+    assert page.evaluate(in_view, ".kb-notice"), "the emergency notice is in view on load"
+    assert page.evaluate(in_view, ".kb-header h1")
     ask(page, "What side effects can ketamine cause?")
+    ask(page, "How much ketamine should I take for my CRPS?", ".kb-refusal")
+    page.wait_for_function(  # shown from its first line, which says why, not from its end
+        "(() => { const r = document.querySelector('.kb-refusal').getBoundingClientRect();"
+        " const chat = document.querySelector('#kb-chat').getBoundingClientRect();"
+        " return r.top >= Math.max(0, chat.top) - 1 && r.top < window.innerHeight - 40; })()",
+        timeout=TIMEOUT,
+    )
     page.locator("details.kb-source summary").first.click()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     size = page.evaluate(

@@ -29,11 +29,16 @@ Dial = tuple[str, ...]
 
 # After an emergency reply, bring the pinned alert into view: on a phone the chat has
 # scrolled to the end of the reply and the page to the text box.
+# After any other reply, show it from its first line (a refusal's first line says why), with
+# the question above it, rather than from its end as the chat's own scrolling would.
 SHOW_ALERT = """() => {
   const count = document.getElementById('kb-count');
   if (count) { count.textContent = ''; count.classList.remove('kb-count-over'); }
   const alert = document.querySelector('#kb-alert .kb-alert');
-  if (alert) { alert.scrollIntoView({block: 'start', behavior: 'smooth'}); }
+  if (alert) { alert.scrollIntoView({block: 'start', behavior: 'smooth'}); return; }
+  const asked = document.querySelectorAll('#kb-chat .kb-asked');
+  const last = asked[asked.length - 1];
+  if (last) { last.scrollIntoView({block: 'start', behavior: 'smooth'}); }
 }"""
 
 
@@ -58,6 +63,7 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             height="62vh",
             min_height=300,
             layout="panel",
+            autoscroll=False,  # the page shows each reply from its start (SHOW_ALERT)
             feedback_options=("Like", "Dislike") if clinic.store_feedback else None,
             buttons=[],
             placeholder=(
@@ -73,7 +79,6 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
                 lines=1,
                 max_lines=4,
                 scale=5,
-                autofocus=True,
                 elem_id="kb-question",
             )
             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="kb-send")
