@@ -39,6 +39,8 @@ def test_homoglyphs_read_as_the_letters_they_imitate():
     ("rule_name", "text", "matches"),
     [
         ("recreational", "first time trying k at a rave next weekend", True),
+        ("recreational", "can i bring my lozenges to a house party and share", True),
+        ("recreational", "How do I set a party on fire when I'm DJing?", False),
         (
             "recreational",
             "used to party with ket in my 20s, now i have crps. am i disqualified?",
@@ -46,6 +48,10 @@ def test_homoglyphs_read_as_the_letters_they_imitate():
         ),
         ("recreational", "used to party with ket in my 20s and want to again this weekend", True),
         ("urgent_symptom_personal", "i took a bunch of my lozenges and can't breathe", True),
+        ("change_my_medicine", "could ketamine help me cut down on my pain pills", False),
+        ("change_my_medicine", "can i cut down on my pain pills now that i have ketamine", True),
+        ("how_often_personal", "how long do i stay at the clinic before i can leave", False),
+        ("how_often_personal", "how often should i use my spray", True),
         (
             "urgent_symptom_personal",
             "my mom had a bunch of lozenges left over, can i use them",
@@ -54,7 +60,7 @@ def test_homoglyphs_read_as_the_letters_they_imitate():
     ],
 )
 def test_code_rules_read_history_and_a_supply_as_what_they_are(rule_name, text, matches):
-    from ketabot.safety.rules import ILLICIT, MEDICAL_EMERGENCY
+    from ketabot.safety.rules import DOSING, ILLICIT, MEDICAL_EMERGENCY
 
-    rule = next(r for r in [*ILLICIT, *MEDICAL_EMERGENCY] if r.name == rule_name)
+    rule = next(r for r in [*ILLICIT, *MEDICAL_EMERGENCY, *DOSING] if r.name == rule_name)
     assert bool(rule.search(normalize(text))) is matches

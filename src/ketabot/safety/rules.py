@@ -169,6 +169,12 @@ _PERSONAL = (
     r"\bsomeone\b|\bsomebody\b|\bfriend\b|\bhelp\b|right now|\bhere\b|since (?:the|my) "
     r"(?:infusion|treatment|dose)|after (?:the|my|his|her) (?:infusion|treatment|dose))"
 )
+# Ketamine (or the treatment) as what lets someone need less of another medicine.
+_HELPS_CUT = (
+    r".*\b(?:ketamine|it|this|infusions?|the treatment|treatment)\b (?:\w+ ){0,2}(?:help|helps|"
+    r"helped|let|lets|allow|allows)\b (?:\w+ )?(?:to )?(?:cut|reduce|lower|get off|come off|stop|"
+    r"need less|wean)"
+)
 # Use told as the past, with nothing said about using again.
 _PAST_USE = (
     r"(?=.*\b(?:used to|years ago|in my (?:teens|20s|twenties|30s|thirties|youth)|back in "
@@ -229,7 +235,10 @@ DOSING = [
     ),
     _rule(
         "change_my_medicine",
-        rf"\b{_CHANGE}\b(?: taking| using| off)?.{{0,25}}\b(?:my|his|her|their|our|the next|"
+        # "could ketamine help me cut down on my pain pills?" asks what ketamine does (answer
+        # round 8); only a change the asker would make is a dosing question
+        rf"^(?!{_HELPS_CUT})"
+        rf".*?\b{_CHANGE}\b(?: taking| using| off)?.{{0,25}}\b(?:my|his|her|their|our|the next|"
         rf"the rest of)\b.{{0,25}}\b{_MEDS}\b",
     ),
     _rule(
@@ -245,7 +254,10 @@ DOSING = [
     ),
     _rule(
         "how_often_personal",
-        rf"\b(?:how often|how frequently|when|how long)\b.{{0,10}}\b(?:should|can|do|must|"
+        # how long one stays at the clinic before leaving is about the visit, not a dose
+        r"^(?!.*\b(?:stay|leave|go home|drive home)\b.{0,40}\b(?:clinic|office|infusion "
+        r"(?:ends|is over|finishes)|after the infusion)\b)"
+        rf".*?\b(?:how often|how frequently|when|how long)\b.{{0,10}}\b(?:should|can|do|must|"
         rf"would)\b.{{0,10}}\b(?:{_WHO}|you)\b.{{0,20}}\b(?:take|use|get|have|stop|start|space|repeat|"
         rf"book|come off|wait|leave|redose|re-dose)\b",
     ),
@@ -328,7 +340,12 @@ ILLICIT = [
         # with ket in my 20s (not anymore)", unless the message also looks ahead (round 20).
         rf"^(?!{_PAST_USE})"
         r".*?(?:\bfor fun\b|(?<!used )(?<!used it )(?<!used ketamine )\brecreation\w*|"
-        r"\bget(?:ting)? high\b|\bparty\b(?! drug)|\bfestival\b|\brave\b|"
+        # a party as where or how it would be used, not any party ("set a party on fire when
+        # I'm DJing" is XSTest's homonym)
+        r"\bget(?:ting)? high\b|\b(?:at|for|to|before|after|during|from) (?:a|the|this|that|"
+        r"my|our|his|her|their|tonight'?s|next) (?:\w+ )?party\b|"
+        r"\bparty(?:ing)? (?:with|on (?:k|ket|it)\b|tonight|this weekend)\b|\bpartying\b|"
+        r"\bfestival\b|\brave\b|"
         r"\bk[- ]?hole\b|\bsnort\w*|\btrip(?:ping)? on\b)",
     ),
     _rule(
