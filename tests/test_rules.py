@@ -59,7 +59,7 @@ def test_homoglyphs_read_as_the_letters_they_imitate():
         ),
     ],
 )
-def test_code_rules_read_history_and_a_supply_as_what_they_are(rule_name, text, matches):
+def test_code_rules_match_what_is_meant_not_what_it_resembles(rule_name, text, matches):
     from ketabot.safety.rules import DOSING, ILLICIT, MEDICAL_EMERGENCY
 
     rule = next(r for r in [*ILLICIT, *MEDICAL_EMERGENCY, *DOSING] if r.name == rule_name)

@@ -26,6 +26,11 @@ def texts(language: str) -> dict[str, Any]:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
+def _table(language: str) -> dict[str, Any]:
+    """The reply texts for ``language``, English for any language ketabot has none in."""
+    return texts(language if language in LANGUAGES else "en")
+
+
 class Replies:
     """Builds the non-answer replies for one clinic's settings, in English or Spanish."""
 
@@ -43,7 +48,7 @@ class Replies:
 
     def body(self, reason: Reason, language: str = "en") -> str:
         """The words for ``reason`` in ``language``, with the clinic's details filled in."""
-        table = texts(language if language in LANGUAGES else "en")
+        table = _table(language)
         return str(table["reasons"][reason.value]).format(**self._values(table, reason))
 
     def for_verdict(self, question: str, verdict: Verdict, language: str = "en") -> Reply:
@@ -61,7 +66,7 @@ class Replies:
         place of the clinic's fixed examples.
         """
         reason = Reason.NO_RELEVANT_SOURCE
-        table = texts(language if language in LANGUAGES else "en")
+        table = _table(language)
         body = str(table["reasons"][reason.value]).format(
             **self._values(table, reason, suggestions)
         )
@@ -93,7 +98,7 @@ class Replies:
 
     def _offered(self, reason: Reason, language: str) -> tuple[str, ...]:
         """The clinic's example questions, when the words for ``reason`` list them."""
-        table = texts(language if language in LANGUAGES else "en")
+        table = _table(language)
         if "{examples}" not in str(table["reasons"][reason.value]):
             return ()
         return tuple(self.clinic.example_questions[:3])
