@@ -139,7 +139,7 @@ def eval_outcomes(bot):
     from ketabot.evaluation.cases import load_cases
     from ketabot.evaluation.runner import run_bot
 
-    return run_bot(bot, load_cases(EVAL))
+    return run_bot(bot, load_cases(EVAL), primed=True)
 
 
 @pytest.fixture(scope="session")

@@ -181,3 +181,25 @@ def test_invisible_characters_inside_words_never_change_what_the_triage_reads():
         cut = rng.randrange(1, len(words[i])) if len(words[i]) > 1 else 0
         words[i] = words[i][:cut] + rng.choice(INVISIBLE) + words[i][cut:]
         assert check_question(" ".join(words), 4000) == (clean, reason), message
+
+
+@pytest.mark.parametrize(
+    ("question", "history"),
+    [
+        ("How does ketamine work?", []),
+        ("and is it addictive?", ["What is ketamine infusion therapy?"]),
+        ("what about for children?", ["Who can receive ketamine?"]),
+        ("what about side effects?", ["How does ketamine work?"]),
+        ("", []),
+        ("How does ketamine work?", "not a list"),
+    ],
+)
+def test_query_texts_are_exactly_what_building_the_query_embeds(question, history, hash_embedder):
+    from ketabot.query import query_texts
+
+    try:
+        build_query(question, history, hash_embedder, max_chars=1000, max_turns=4)
+    except Exception:  # a malformed history fails here; query_texts must then need nothing
+        hash_embedder.embedded.clear()
+    texts = query_texts(question, history, max_chars=1000, max_turns=4)
+    assert texts == hash_embedder.embedded

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -255,6 +256,8 @@ def render_quotes(citations: Sequence[Citation]) -> str:
     return "\n\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
 
 
+# The same corpus sentences are judged for every question; the judgement is the text's alone.
+@lru_cache(maxsize=16_384)
 def _quotable(sentence: str) -> bool:
     return (
         len(sentence) >= MIN_SENTENCE_CHARS

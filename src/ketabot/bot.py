@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +21,7 @@ from ketabot.embeddings import Embedder, load_embedder
 from ketabot.errors import GenerationGoneError, HistoryError, IndexMissingError
 from ketabot.index import Index, connect
 from ketabot.language import OTHER, warm
-from ketabot.query import History, build_query
+from ketabot.query import History, build_query, query_texts
 from ketabot.replies import Replies
 from ketabot.retrieval import Retrieval, Retriever
 from ketabot.safety import Signals, Triage, decide
@@ -156,6 +156,20 @@ class Bot:
             max_chars=self.settings.input.max_question_chars,
             max_turns=self.settings.input.max_history_turns,
         )
+
+    def prime(self, asked: Iterable[tuple[object, History | None]]) -> None:
+        """Embed the texts these questions will need, in batches, ahead of asking them."""
+        texts = [
+            text
+            for question, history in asked
+            for text in query_texts(
+                question,
+                history,
+                max_chars=self.settings.input.max_question_chars,
+                max_turns=self.settings.input.max_history_turns,
+            )
+        ]
+        self.embedder.embed(list(dict.fromkeys(texts)))
 
     def ask(self, question: object, history: History | None = None) -> Reply:
         """The reply to ``question``; ``history`` holds earlier turns, oldest first."""

@@ -50,11 +50,8 @@ def build_query(
         echo = _echo(question, max_chars)
         return Query(echo, "", "", none, "", none, "", none, problem=problem)
     turns = tuple(user_turns(history, max_turns))
-    normalized = normalize(text)
+    normalized, together, search_text = _texts(text, turns)
     follow_up = bool(turns) and is_follow_up(normalized)
-    together = normalize(f"{turns[-1]} {text}") if follow_up else normalized
-    leans = follow_up and leans_on_previous(normalized)
-    search_text = resolve(normalized, normalize(turns[-1])) if leans else normalized
     texts = list(dict.fromkeys([normalized, together, search_text]))
     with stage("embedding"):
         vectors = dict(zip(texts, embedder.embed(texts), strict=True))
@@ -72,6 +69,34 @@ def build_query(
         follow_up=follow_up,
         language=detect(text),
     )
+
+
+def query_texts(
+    question: object, history: History | None, *, max_chars: int, max_turns: int
+) -> list[str]:
+    """The texts :func:`build_query` embeds for ``question``, without embedding them.
+
+    Evaluation encodes these for thousands of cases in batches first (several times faster
+    per text on this CPU); the queries it then builds read them from the embedder's cache.
+    """
+    text, problem = check_question(question, max_chars)
+    if problem is not None:
+        return []
+    try:
+        turns = tuple(user_turns(history, max_turns))
+    except HistoryError:
+        return []
+    return list(dict.fromkeys(_texts(text, turns)))
+
+
+def _texts(text: str, turns: tuple[str, ...]) -> tuple[str, str, str]:
+    """The question alone, with its previous turn when a follow-up, and what to search."""
+    normalized = normalize(text)
+    follow_up = bool(turns) and is_follow_up(normalized)
+    together = normalize(f"{turns[-1]} {text}") if follow_up else normalized
+    leans = follow_up and leans_on_previous(normalized)
+    search_text = resolve(normalized, normalize(turns[-1])) if leans else normalized
+    return normalized, together, search_text
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ class Baseline:
             Document(page_content=d.body, metadata={"doc_id": d.id, "title": d.title})
             for d in documents
         ]
+        self.embedder = embedder
         self.chunks = splitter.split_documents(docs)
         for i, chunk in enumerate(self.chunks):
             chunk.id = f"baseline-{i}"
@@ -101,6 +102,10 @@ class Baseline:
             for n, doc in enumerate(self.search(question), start=1)
         )
         return PlainReply(question, citations)
+
+    def prime(self, asked: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """The questions' vectors in batches (the search reads them from the cache)."""
+        self.embedder.embed([question for question, _ in asked])
 
     def ranking(self, question: str, limit: int) -> tuple[str, ...]:
         """The chunk ids of the tutorial's similarity search."""
