@@ -102,6 +102,7 @@ GOOD = "---\nid: good-doc\ntitle: Good\n---\n\nKetamine is a medicine used by cl
         ("---\nid: a\ntitle: t\ndate: 22/03/2024\n---\nText here.\n", "YYYY-MM-DD"),
         ("---\nid: a\ntitle: t\ntittle: typo\n---\nText here.\n", "unknown front matter"),
         ("---\nid: a\ntitle: t\n---\n\n", "no text"),
+        ("---\nid: a\ntitle: t\nurl: javascript:alert(1)\n---\nText.\n", "http:// or https://"),
     ],
 )
 def test_bad_files_are_rejected_by_name(tmp_path: Path, content: str, problem: str):

@@ -97,6 +97,25 @@ def test_editing_one_file_reembeds_only_its_changed_chunks(index, corpus, hash_e
     assert not any(old_sentence in c.text for c in snapshot.chunks)
 
 
+def test_an_edited_title_date_or_link_reaches_the_index_without_reembedding(
+    index, corpus, hash_embedder
+):
+    first = index.sync(_chunks(corpus), hash_embedder)
+    path = sorted(corpus.glob("*.md"))[1]
+    text = path.read_text()
+    path.write_text(
+        text.replace("date: 2023-11-19", "date: 2025-01-31\nurl: https://clinic.example/how")
+        .replace("title: Understanding How", "title: Reviewed - How")
+    )
+    hash_embedder.embedded.clear()
+    report = index.sync(_chunks(corpus), hash_embedder)
+    assert (report.added, report.removed) == (0, 0) and hash_embedder.embedded == []
+    assert report.generation != first.generation
+    edited = [c for c in index.open(hash_embedder).chunks if c.source == path.name]
+    assert edited and all(c.title.startswith("Reviewed - How") for c in edited)
+    assert {(c.date, c.url) for c in edited} == {("2025-01-31", "https://clinic.example/how")}
+
+
 def test_deleting_a_file_removes_its_chunks(index, corpus, hash_embedder):
     index.sync(_chunks(corpus), hash_embedder)
     gone = sorted(corpus.glob("*.md"))[0]

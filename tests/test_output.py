@@ -49,3 +49,22 @@ def test_markup_between_sentences_is_removed_too():
 def test_short_fields_lose_their_markup():
     assert plain("<b>Ketamine</b> & you") == "Ketamine & you"
     assert plain(None) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://clinic.example/a?b=1&c=2", "https://clinic.example/a?b=1&c=2"),
+        (" http://clinic.example/x ", "http://clinic.example/x"),
+        ("javascript:alert(1)", None),
+        ("https://x.example/<script>", None),
+        ("https://x.example/a b", None),
+        ("ftp://x.example/a", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_plain_web_addresses_are_linked(url, shown):
+    from ketabot.safety.output import web_address
+
+    assert web_address(url) == shown

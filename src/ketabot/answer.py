@@ -24,7 +24,7 @@ from ketabot.chunking import context_key, sentence_key
 from ketabot.config import Settings
 from ketabot.embeddings import Embedder
 from ketabot.retrieval import Retrieval, tokenize
-from ketabot.safety.output import may_show, plain, shown_passage
+from ketabot.safety.output import may_show, plain, shown_passage, web_address
 from ketabot.text import is_complete_sentence, needs_antecedent, sentence_spans, words
 from ketabot.types import Chunk, Citation, Disclaimer, Kind, Passage, Reply
 
@@ -207,6 +207,8 @@ class Composer:
                 quote=q.text,
                 passage=shown_passage(q.chunk.text),
                 publisher=plain(q.chunk.publisher),
+                date=plain(q.chunk.date),
+                url=web_address(q.chunk.url),
             )
             for n, q in enumerate(quotes, start=1)
         )

@@ -80,6 +80,8 @@ def chunk_document(document: SourceDocument) -> list[Chunk]:
                     position=len(chunks),
                     publisher=document.publisher,
                     source=document.path.name,
+                    date=document.date,
+                    url=document.url,
                 )
             )
     return chunks

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from ketabot.errors import CorpusError
+from ketabot.safety.output import web_address
 from ketabot.text import sentence_spans
 from ketabot.types import SourceDocument
 
@@ -176,6 +177,8 @@ def _validate_meta(path: Path, meta: object) -> dict[str, Any]:
     for key in ("publisher", "kind", "url", "source"):
         if key in meta and not isinstance(meta[key], str):
             raise CorpusError(path, f"`{key}` must be text")
+    if meta.get("url") and web_address(meta["url"]) is None:
+        raise CorpusError(path, f"url {meta['url']!r} must be an http:// or https:// address")
     meta.setdefault("kind", "clinic-article")
     return {k: (v.strip() if isinstance(v, str) else v) for k, v in meta.items()}
 

@@ -220,14 +220,17 @@ class Index:
         if pointer is not None and not rebuild:
             _check_model(pointer, embedder)
         old = None if pointer is None else self._generation(pointer.active)
-        existing = set() if old is None else set(_all_ids(old))
+        existing = {} if old is None else _all_metadata(old)
         desired = {chunk.id: chunk for chunk in chunks}
-        reuse = set() if rebuild or old is None else existing & desired.keys()
+        reuse = set() if rebuild or old is None else existing.keys() & desired.keys()
         added = [chunk for chunk in chunks if chunk.id not in reuse]
         kept = [desired[chunk_id] for chunk_id in sorted(reuse)]
-        removed = len(existing - desired.keys())
+        removed = len(existing.keys() - desired.keys())
         generation = pointer.active if pointer else None
+        # An edited title, date or link changes no chunk id, yet must reach the citations.
+        restamped = any(existing[c.id] != _to_metadata(c) for c in kept)
         unchanged = old is not None and not rebuild and not added and not removed
+        unchanged = unchanged and not restamped
         if unchanged and self._complete(pointer, chunks):
             self._remove_orphans(pointer)
         else:
@@ -293,6 +296,9 @@ class Index:
         embedder: Embedder,
     ) -> None:
         _copy(old, new, [chunk.id for chunk in kept])
+        # The id follows the text only: a title, date or link edited since comes from here.
+        for batch in _batches(kept, COPY_BATCH):
+            new.update(ids=[c.id for c in batch], metadatas=[_to_metadata(c) for c in batch])
         old_sentences = self._generation(old.name + SENTENCES)
         if old_sentences is not None:
             _copy(old_sentences, sentences, [k for chunk in kept for k in sentence_keys(chunk)])
@@ -408,6 +414,8 @@ def _to_metadata(chunk: Chunk) -> dict[str, str | int]:
         "position": chunk.position,
         "publisher": chunk.publisher or "",
         "source": chunk.source or "",
+        "date": chunk.date or "",
+        "url": chunk.url or "",
     }
 
 
@@ -422,6 +430,8 @@ def _from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         position=int(meta["position"]),
         publisher=str(meta.get("publisher") or "") or None,
         source=str(meta.get("source") or "") or None,
+        date=str(meta.get("date") or "") or None,
+        url=str(meta.get("url") or "") or None,
     )
 
 
@@ -437,11 +447,12 @@ def _read_chunks(collection: Collection) -> Iterable[Chunk]:
     return chunks
 
 
-def _all_ids(collection: Collection) -> list[str]:
-    ids: list[str] = []
+def _all_metadata(collection: Collection) -> dict[str, dict[str, Any]]:
+    stored: dict[str, dict[str, Any]] = {}
     for offset in range(0, collection.count(), COPY_BATCH):
-        ids.extend(collection.get(limit=COPY_BATCH, offset=offset, include=[])["ids"])
-    return ids
+        got = collection.get(limit=COPY_BATCH, offset=offset, include=["metadatas"])
+        stored.update(zip(got["ids"], [dict(m or {}) for m in got["metadatas"] or []], strict=True))
+    return stored
 
 
 def _copy(old: Collection, new: Collection, ids: list[str]) -> None:

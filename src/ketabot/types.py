@@ -133,6 +133,10 @@ class Chunk:
     position: int
     publisher: str | None = None
     source: str | None = None
+    date: str | None = None
+    """The document's date (ISO), shown with its citations."""
+    url: str | None = None
+    """Where the original document can be read (http or https only), when known."""
 
     @property
     def search_text(self) -> str:
@@ -164,6 +168,8 @@ class Citation:
     quote: str
     passage: str
     publisher: str | None = None
+    date: str | None = None
+    url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The citation as it appears in the JSON contract."""
@@ -175,6 +181,8 @@ class Citation:
             "chunk_id": self.chunk_id,
             "quote": self.quote,
             "publisher": self.publisher,
+            "date": self.date,
+            "url": self.url,
             "passage": self.passage,
         }
 

@@ -80,3 +80,18 @@ def shown_passage(text: str) -> str:
 def plain(text: str | None) -> str | None:
     """A short field (title, section, publisher) with any markup removed."""
     return None if text is None else " ".join(_MARKUP.sub(" ", text).split())
+
+
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+
+
+def web_address(url: str | None) -> str | None:
+    """``url`` when it is a plain http(s) address a patient may open, else ``None``.
+
+    A link is shown beside a citation; anything else (``javascript:``, markup, spaces) is
+    dropped rather than shown.
+    """
+    if url is None:
+        return None
+    url = url.strip()
+    return url if _WEB_ADDRESS.fullmatch(url) else None
