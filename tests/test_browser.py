@@ -221,10 +221,153 @@ def test_readable_on_a_375_px_phone(chromium, browser, server):
     context.close()
 
 
+DEVICES = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True},
+}
+
+
+SETTLED = """() => !document.querySelector('.pending, .generating, .translucent:not(.hide)')
+  && [...document.querySelectorAll('#kb-alert, #kb-chat, .kb-reply')].every((el) => {
+    for (let at = el; at; at = at.parentElement) {
+      if (getComputedStyle(at).opacity !== '1') { return false; }
+    }
+    return true;
+  })"""
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page once settled, one line each.
+
+    Gradio fades the outputs of a running event; a colour measured mid-fade is not the
+    page's colour, so the check waits for every reply to be fully shown.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    for _ in range(2):  # settled, and still settled a moment later (the steps that follow)
+        page.wait_for_function(SETTLED, timeout=TIMEOUT)
+        page.wait_for_timeout(300)
+
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} {node['target']}: {(node.get('any') or [{}])[0].get('message', '')}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+        for node in v["nodes"]
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("device", DEVICES)
+def test_no_serious_accessibility_violation_in_any_state(browser, server, device, scheme):
+    context = browser.new_context(color_scheme=scheme, **DEVICES[device])
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#kb-question textarea", timeout=TIMEOUT)
+    assert page.evaluate("document.body.classList.contains('dark')") == (scheme == "dark")
+    found = {"empty page": serious_violations(page)}
+    reply = ask(page, "How does ketamine work for nerve pain?")
+    reply.locator("details.kb-source summary").first.click()
+    found["answer with a source open"] = serious_violations(page)
+    ask(page, "How much ketamine should I take for my CRPS?", ".kb-refusal")
+    found["refusal"] = serious_violations(page)
+    ask(page, "I have crushing chest pain right now", ".kb-emergency")
+    found["emergency"] = serious_violations(page)
+    page.locator("button[data-kb-rate=up]").first.click()
+    page.locator("#kb-feedback-status", has_text="Thank you").wait_for(timeout=TIMEOUT)
+    found["after a rating"] = serious_violations(page)
+    context.close()
+    assert {state: lines for state, lines in found.items() if lines} == {}
+
+
+def test_every_control_shows_where_the_keyboard_is(page):
+    ask(page, "How does ketamine work for nerve pain?")
+    ring = (
+        "(el) => { const s = getComputedStyle(el);"
+        " return s.outlineStyle === 'solid' && parseFloat(s.outlineWidth) >= 2; }"
+    )
+    controls = [
+        "#kb-question textarea",
+        "#kb-send",
+        "details.kb-source summary",
+        "a.kb-cite",
+        "button[data-kb-rate=up]",
+        ".kb-contact a",
+    ]
+    for selector in controls:
+        control = page.locator(selector).first
+        control.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")  # focus by keyboard, as :focus-visible requires
+        assert control.evaluate("(el) => el === document.activeElement"), selector
+        assert control.evaluate(ring), f"{selector} shows no focus ring"
+
+
+def test_messages_are_named_by_their_words_not_their_markup(page):
+    ask(page, "Is ketamine addictive?")
+    names = page.locator("#kb-chat [aria-label]").evaluate_all(
+        "(els) => els.map((el) => el.getAttribute('aria-label'))"
+    )
+    replies = [n for n in names if n.startswith("ketabot's reply: ")]
+    assert replies and "Your question: Is ketamine addictive?" in names
+    assert not [n for n in names if "<" in n or "message:" in n]
+
+
+def test_rating_buttons_are_labelled_thumb_sized_and_thanked_beside_the_reply(browser, server):
+    context = browser.new_context(**DEVICES["phone"])
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#kb-question textarea", timeout=TIMEOUT)
+    ask(page, "Can ketamine cause hallucinations?")
+    up, down = page.locator("button[data-kb-rate=up]"), page.locator("button[data-kb-rate=down]")
+    assert up.get_attribute("aria-label") == "Helpful" and "Helpful" in up.inner_text() + (
+        up.evaluate("(el) => getComputedStyle(el, '::after').content")
+    )
+    first, second = up.bounding_box(), down.bounding_box()
+    assert min(first["width"], first["height"], second["width"], second["height"]) >= 44
+    assert first["x"] < second["x"], "helpful comes first"
+    up.tap()
+    status = page.locator("#kb-feedback-status", has_text="Thank you for the feedback")
+    status.wait_for(timeout=TIMEOUT)
+    page.wait_for_function(
+        "(() => { const r = document.querySelector('#kb-feedback').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight; })()",
+        timeout=TIMEOUT,
+    )
+    context.close()
+
+
+def test_sources_show_publisher_and_date_and_their_lists(page):
+    reply = ask(page, "What are the benefits of ketamine for nerve pain?")
+    for summary in reply.locator("details.kb-source summary").all():
+        summary.click()
+    meta = reply.locator(".kb-source-meta", has_text="Mind Body Centers").first
+    assert "Mind Body Centers · 2024-03-22" in meta.inner_text() and meta.is_visible()
+    listed = reply.locator("details.kb-source blockquote ul li")
+    assert listed.count() >= 2 and listed.first.is_visible()
+    assert not [t for t in listed.all_inner_texts() if t.startswith("- ")]
+
+
+def test_when_the_server_cannot_be_reached_the_numbers_to_call_are_shown(browser, server):
+    context = browser.new_context(**DEVICES["phone"])
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#kb-question textarea", timeout=TIMEOUT)
+    context.set_offline(True)
+    notice = page.locator("#kb-offline")
+    notice.wait_for(timeout=TIMEOUT)
+    assert notice.locator("a[href='tel:112']").is_visible()
+    assert notice.locator("a[href='tel:+15550100']").is_visible()
+    assert notice.evaluate("(el) => el.getBoundingClientRect().top") >= 0
+    context.set_offline(False)
+    notice.wait_for(state="detached", timeout=TIMEOUT)
+    context.close()
+
+
 def test_feedback_is_stored_without_identifying_data(page, server):
     ask(page, "Can ketamine cause hallucinations?")
     before = server.feedback.read_text().count("\n") if server.feedback.exists() else 0
-    page.locator("button[aria-label='Dislike']").last.click()
+    page.locator("button[data-kb-rate=down]").last.click()
     page.locator("#kb-comment-row textarea").wait_for(timeout=TIMEOUT)
     page.locator("#kb-comment-row textarea").fill("Please add more about dreams.")
     page.locator("#kb-comment-send").click()

@@ -33,11 +33,48 @@ def test_render_escapes_and_shows_sources_and_the_disclaimer():
     link = r'<a class="kb-cite" href="#(kb-src-\w+-1)" title="Source 1">\[1\]</a>'
     marker = re.search(link, html)
     assert marker and f'<details class="kb-source" id="{marker.group(1)}">' in html
-    assert "<details" in html and "A &lt;Title&gt; — Side effects" in html
-    assert "Pub &amp; Co" in html
+    assert '<span class="kb-source-title">A &lt;Title&gt;</span>' in html
+    assert '<span class="kb-source-section">Side effects</span>' in html
+    assert '<p class="kb-source-meta">Pub &amp; Co</p>' in html
     assert "<mark>Nausea can occur.</mark>" in html
     assert html.index("kb-sources") < html.index("kb-disclaimer")
     assert Disclaimer.build().text in html
+
+
+def test_a_source_shows_its_date_and_a_link_to_the_original():
+    from dataclasses import replace
+
+    answer = _answer()
+    cited = replace(answer.citations[0], date="2024-03-22", url="https://example.org/a?b=1&c=2")
+    html = render(replace(answer, citations=(cited,)))
+    meta = re.search(r'<p class="kb-source-meta">(.*?)</p>', html)
+    assert meta and meta.group(1).startswith("Pub &amp; Co · 2024-03-22 · ")
+    assert 'href="https://example.org/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer"' in (
+        meta.group(1)
+    )
+    assert ">Read the original</a>" in meta.group(1)
+
+
+def test_the_page_words_follow_the_language():
+    from ketabot.replies import page_words
+
+    html = render(_answer(), words=page_words("es-MX"))
+    assert '<p class="kb-sources-title">Fuentes</p>' in html and 'title="Fuente 1"' in html
+    assert page_words("fr")["sources"] == "Sources"
+    assert page_words("es").keys() == page_words("en").keys()
+
+
+def test_a_passages_bullets_are_a_list_with_the_quote_marked_inside():
+    from ketabot.web.render import passage_html
+
+    passage = "Symptoms include:\n- Tingling & numbness.\n- Burning pain is common.\nMore text."
+    shown = passage_html(passage, "Burning pain is common.")
+    assert shown == (
+        "Symptoms include:<br><ul><li>Tingling &amp; numbness.</li>"
+        "<li><mark>Burning pain is common.</mark></li></ul>More text."
+    )
+    across = passage_html("First line\nsecond line.", "First line\nsecond line.")
+    assert across == "<mark>First line<br>second line.</mark>"
 
 
 def test_render_marks_emergencies_and_never_passes_html_through():

@@ -31,6 +31,11 @@ def _table(language: str) -> dict[str, Any]:
     return texts(language if language in LANGUAGES else "en")
 
 
+def page_words(language: str) -> dict[str, str]:
+    """The chat page's own words (labels, notices) in ``language``, English for any other."""
+    return dict(_table(language.split("-")[0].lower())["page"])
+
+
 class Replies:
     """Builds the non-answer replies for one clinic's settings, in English or Spanish."""
 

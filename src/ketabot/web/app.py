@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,13 +19,27 @@ import gradio as gr
 from ketabot.bot import Bot, safe_answer, safe_ask
 from ketabot.config import Settings
 from ketabot.feedback import FeedbackStore, ReplyFacts
+from ketabot.replies import page_words
 from ketabot.types import Query, Reply
-from ketabot.web.render import alert_html, dialable, question_html, question_text, render
+from ketabot.web.render import (
+    alert_html,
+    question_html,
+    question_text,
+    render,
+    tel_link,
+)
 
 log = logging.getLogger("ketabot")
 
-# The numbers a patient may need to call, made tappable wherever ketabot itself names them.
-Dial = tuple[str, ...]
+
+@dataclass(frozen=True)
+class Page:
+    """What every reply on one clinic's page is shown with."""
+
+    dial: tuple[str, ...]
+    """The numbers a patient may need to call, tappable wherever ketabot itself names them."""
+    words: Mapping[str, str]
+    """The page's own words in its language (:func:`~ketabot.replies.page_words`)."""
 
 
 # After an emergency reply, bring the pinned alert into view: on a phone the chat has
@@ -50,11 +65,13 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
     settings = settings or bot.settings
     clinic = settings.clinic
     dial = (clinic.emergency_number, clinic.crisis_line, clinic.poison_control, clinic.phone)
+    page = Page(dial, page_words(clinic.language))
+    words = page.words
     store = FeedbackStore(
         settings.feedback_file, enabled=clinic.store_feedback, store_question=clinic.store_question
     )
     with gr.Blocks(title=clinic.page_title, analytics_enabled=False, fill_height=True) as app:
-        _header(settings)
+        _header(settings, words)
         alert = gr.HTML("", visible=False, elem_id="kb-alert")
         chatbot = gr.Chatbot(
             label="Conversation",
@@ -66,22 +83,23 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             autoscroll=False,  # the page shows each reply from its start (SHOW_ALERT)
             feedback_options=("Like", "Dislike") if clinic.store_feedback else None,
             buttons=[],
-            placeholder=(
-                "Ask about ketamine treatment for nerve pain. Answers are quotes from the "
-                "clinic's articles, each with its source."
-            ),
+            placeholder=words["chat_placeholder"],
         )
         facts = gr.State([])
+        # Right under the chat, next to the reply just rated (ketabot.js brings it into view).
+        comment_row, rating_id, status = _feedback_controls(store, chatbot, facts, words)
         with gr.Row(elem_id="kb-ask-row", equal_height=True):
             question = gr.Textbox(
-                label="Your question",
-                placeholder="Type your question…",
+                label=words["question_label"],
+                placeholder=words["question_placeholder"],
                 lines=1,
                 max_lines=4,
                 scale=5,
                 elem_id="kb-question",
             )
-            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="kb-send")
+            send = gr.Button(
+                words["ask"], variant="primary", scale=1, min_width=80, elem_id="kb-send"
+            )
         # No max_length on the box: the browser would cut a long question silently. The
         # counter warns as the limit nears, and the server answers a longer one kindly.
         gr.HTML(
@@ -90,8 +108,7 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             elem_id="kb-count-row",
         )
         examples = _examples(clinic.example_questions)
-        clear = gr.Button("Clear conversation", variant="secondary", size="sm", elem_id="kb-clear")
-        comment_row, rating_id, status = _feedback_controls(store, chatbot, facts)
+        clear = gr.Button(words["clear"], variant="secondary", size="sm", elem_id="kb-clear")
 
         # Between the two steps: True once the emergency step has replied, else the Query it
         # built (answered in the queue without embedding it again), or None if it failed.
@@ -102,7 +119,7 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             query, reply = _urgent(bot, message, history)
             if reply is None:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), query
-            return (*_shown(message, history, seen, reply, dial), True)
+            return (*_shown(message, history, seen, reply, page), True)
 
         def respond(
             message: str, history: list[dict[str, Any]], seen: list[Any], built: Query | bool | None
@@ -110,9 +127,9 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
             if built is True:  # the emergency step has replied
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             if isinstance(built, Query):
-                return _shown(message, history, seen, safe_answer(bot, built), dial)
+                return _shown(message, history, seen, safe_answer(bot, built), page)
             reply = safe_ask(bot, message, _typed(history))
-            return _shown(message, history, seen, reply, dial)
+            return _shown(message, history, seen, reply, page)
 
         shown = [question, chatbot, facts, alert]
         first: dict[str, Any] = {
@@ -205,16 +222,20 @@ def _urgent(bot: Bot, message: Any, history: Any) -> tuple[Query | None, Reply |
 
 
 def _shown(
-    message: Any, history: list[dict[str, Any]], seen: list[Any], reply: Reply, dial: Dial
+    message: Any, history: list[dict[str, Any]], seen: list[Any], reply: Reply, page: Page
 ) -> tuple[str, list[dict[str, Any]], list[Any], Any]:
     """The page after ``reply``: box cleared, both turns shown, the reply's facts, the alert."""
     asked = message if isinstance(message, str) else ""
     history = [
         *history,
         {"role": "user", "content": question_html(asked)},
-        {"role": "assistant", "content": render(reply, dial), "options": _options(reply)},
+        {
+            "role": "assistant",
+            "content": render(reply, page.dial, page.words),
+            "options": _options(reply),
+        },
     ]
-    return "", history, [*seen, None, ReplyFacts.of(reply)], _alert(reply, dial)
+    return "", history, [*seen, None, ReplyFacts.of(reply)], _alert(reply, page.dial)
 
 
 def _options(reply: Reply) -> list[dict[str, str]]:
@@ -226,45 +247,49 @@ def _picked(data: gr.SelectData) -> str:
     return str(data.value)
 
 
-def _tel(number: str) -> str:
-    return dialable(html.escape(number, quote=False), [number])
-
-
 def _cleared() -> tuple[list[Any], list[Any], str, Any, None, str, Any]:
     return [], [], "", gr.update(visible=False), None, "", gr.update(value="", visible=False)
 
 
-def _alert(reply: Reply, dial: Dial) -> Any:
+def _alert(reply: Reply, dial: Sequence[str]) -> Any:
     """The urgent first paragraph of an emergency reply, pinned above the chat."""
     urgent = alert_html(reply, dial)
     return gr.update(value=urgent, visible=bool(urgent))
 
 
-def _header(settings: Settings) -> None:
+def _header(settings: Settings, words: Mapping[str, str]) -> None:
     clinic = settings.clinic
-    who = f" from {html.escape(clinic.name)}" if clinic.name else ""
+    name = html.escape(clinic.name)
+    lead = _said(words, "notice_lead", who=_said(words, "notice_who", name=name) if name else "")
+    emergency = tel_link(clinic.emergency_number)
     gr.HTML(
         f'<header class="kb-header"><h1>{html.escape(clinic.page_title)}</h1>'
-        f'<p class="kb-notice" role="note"><strong>Education only{who}.</strong> Answers are '
-        "quotes from published articles, not medical advice, and never a dose for you. "
-        f"<strong>In an emergency call {_tel(clinic.emergency_number)} now.</strong></p>"
-        f"{_contact(settings)}</header>",
+        f'<p class="kb-notice" role="note"><strong>{lead}</strong> '
+        f"{_said(words, 'notice_body')} "
+        f"<strong>{_said(words, 'notice_emergency', number=emergency)}</strong>"
+        f"</p>{_contact(settings, words)}</header>",
         elem_id="kb-header",
     )
 
 
-def _contact(settings: Settings) -> str:
+def _said(words: Mapping[str, str], key: str, **markup: str) -> str:
+    """One of the page's words as HTML, with ``markup`` (already HTML) in its placeholders."""
+    return html.escape(words[key], quote=False).format(**markup)
+
+
+def _contact(settings: Settings, words: Mapping[str, str]) -> str:
     """The clinic's phone and website, where configured: who to ask about one's own care."""
     clinic = settings.clinic
-    parts = [f"Call {_tel(clinic.phone)}"] if clinic.phone else []
+    parts = [_said(words, "contact_call", phone=tel_link(clinic.phone))] if clinic.phone else []
     if clinic.website:
         shown = html.escape(urlsplit(clinic.website).netloc or clinic.website)
         address = html.escape(clinic.website, quote=True)
         parts.append(f'<a href="{address}" target="_blank" rel="noopener noreferrer">{shown}</a>')
     if not parts:
         return ""
-    who = html.escape(clinic.name) if clinic.name else "your clinic"
-    return f'<p class="kb-contact">Questions about your own care: {who} · {" · ".join(parts)}</p>'
+    who = html.escape(clinic.name) if clinic.name else _said(words, "your_clinic")
+    lead = _said(words, "contact_lead")
+    return f'<p class="kb-contact">{lead} {who} · {" · ".join(parts)}</p>'
 
 
 def _examples(questions: Sequence[str]) -> list[tuple[gr.Button, str]]:
@@ -278,18 +303,19 @@ def _examples(questions: Sequence[str]) -> list[tuple[gr.Button, str]]:
 
 
 def _feedback_controls(
-    store: FeedbackStore, chatbot: gr.Chatbot, facts: gr.State
+    store: FeedbackStore, chatbot: gr.Chatbot, facts: gr.State, words: Mapping[str, str]
 ) -> tuple[gr.Row, gr.State, gr.Markdown]:
     rating_id = gr.State(None)
-    status = gr.Markdown("", elem_id="kb-feedback-status")
-    with gr.Row(visible=False, elem_id="kb-comment-row") as comment_row:
-        comment = gr.Textbox(
-            label="Anything to add? (optional; please leave out names and health details)",
-            max_length=500,
-            scale=5,
-            elem_id="kb-comment",
-        )
-        send = gr.Button("Send comment", size="sm", scale=1, elem_id="kb-comment-send")
+    with gr.Column(elem_id="kb-feedback"):
+        status = gr.Markdown("", elem_id="kb-feedback-status")
+        with gr.Row(visible=False, elem_id="kb-comment-row") as comment_row:
+            comment = gr.Textbox(
+                label=words["comment_label"],
+                max_length=500,
+                scale=5,
+                elem_id="kb-comment",
+            )
+            send = gr.Button(words["send_comment"], size="sm", scale=1, elem_id="kb-comment-send")
     if not store.enabled:
         return comment_row, rating_id, status
 
@@ -299,11 +325,11 @@ def _feedback_controls(
         if not isinstance(chosen, ReplyFacts) or data.liked is None:
             return None, gr.update(visible=False), ""
         saved = store.rate(chosen, helpful=bool(data.liked))
-        return saved, gr.update(visible=saved is not None), "Thank you for the feedback."
+        return saved, gr.update(visible=saved is not None), words["rated"]
 
     def on_comment(saved: str | None, text: str) -> tuple[str, Any, str]:
         if saved and store.comment(saved, text):
-            return "", gr.update(visible=False), "Thank you, your comment was saved."
+            return "", gr.update(visible=False), words["comment_saved"]
         return text, gr.update(), ""
 
     hidden: dict[str, Any] = {"api_visibility": "private"}

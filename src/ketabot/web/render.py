@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from ketabot.replies import page_words
 from ketabot.types import Citation, Kind, Reply
 
 
@@ -22,22 +23,25 @@ def alert_html(reply: Reply, dial: Sequence[str] = ()) -> str:
     return f'<div class="kb-alert" role="alert">{urgent}</div>'
 
 
-def render(reply: Reply, dial: Sequence[str] = ()) -> str:
+def render(reply: Reply, dial: Sequence[str] = (), words: Mapping[str, str] | None = None) -> str:
     """The reply as HTML for the chat: quotes, expandable sources, then the disclaimer.
 
     The numbers in ``dial`` (emergency, crisis line, clinic) become ``tel:`` links in what
-    ketabot itself says; never in quotes, where a number is the source's.
+    ketabot itself says; never in quotes, where a number is the source's. ``words`` are the
+    page's own words (:func:`~ketabot.replies.page_words`), English by default.
     """
+    words = words or page_words("en")
     role = ' role="alert"' if reply.kind is Kind.EMERGENCY else ""
     # Each reply's sources get their own ids, so its [n] markers open its own sources.
     key = uuid.uuid4().hex[:8]
-    body = body_html(reply.body, key if reply.citations else None)
+    body = body_html(reply.body, key if reply.citations else None, words)
     if reply.kind is not Kind.ANSWER:
         body = dialable(body, dial)
     parts = [f'<div class="kb-reply kb-{reply.kind.value}"{role}>', body]
     if reply.citations:
-        parts.append('<div class="kb-sources"><p class="kb-sources-title">Sources</p>')
-        parts.extend(_source(c, key) for c in reply.citations)
+        title = html.escape(words["sources"])
+        parts.append(f'<div class="kb-sources"><p class="kb-sources-title">{title}</p>')
+        parts.extend(_source(c, key, words) for c in reply.citations)
         parts.append("</div>")
     parts.append(f'<p class="kb-disclaimer">{html.escape(reply.disclaimer.text)}</p></div>')
     return "".join(parts)
@@ -77,47 +81,81 @@ def dialable(markup: str, numbers: Sequence[str]) -> str:
     return pattern.sub(link, markup)
 
 
-def body_html(text: str, key: str | None = None) -> str:
+def tel_link(number: str) -> str:
+    """``number`` as escaped text, tappable."""
+    return dialable(html.escape(number, quote=False), [number])
+
+
+def body_html(text: str, key: str | None = None, words: Mapping[str, str] | None = None) -> str:
     """A reply body as HTML: paragraphs, "- " lists, **bold** and [n] markers.
 
     With ``key`` (the reply's sources' id), each [n] links to its source.
     """
+    label = (words or page_words("en"))["source_n"]
     blocks = []
     for block in text.split("\n\n"):
         lines = block.split("\n")
         items = [line[2:] for line in lines if line.startswith("- ")]
         if items and len(items) == len(lines) - 1:
-            lead = _inline(lines[0], key)
-            listed = "".join(f"<li>{_inline(i, key)}</li>" for i in items)
+            lead = _inline(lines[0], key, label)
+            listed = "".join(f"<li>{_inline(i, key, label)}</li>" for i in items)
             blocks.append(f"<p>{lead}</p><ul>{listed}</ul>")
         else:
-            blocks.append(f"<p>{_inline(block, key)}</p>")
+            blocks.append(f"<p>{_inline(block, key, label)}</p>")
     return "".join(blocks)
 
 
-def _inline(text: str, key: str | None = None) -> str:
+def _inline(text: str, key: str | None, label: str) -> str:
     escaped = html.escape(text, quote=False)
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
     if key is None:
         return re.sub(r"\[(\d+)\]", r'<span class="kb-cite">[\1]</span>', escaped)
-    return re.sub(
-        r"\[(\d+)\]",
-        rf'<a class="kb-cite" href="#kb-src-{key}-\1" title="Source \1">[\1]</a>',
-        escaped,
-    )
+
+    def cite(match: re.Match[str]) -> str:
+        n = match.group(1)
+        title = html.escape(label.format(n=n), quote=True)
+        return f'<a class="kb-cite" href="#kb-src-{key}-{n}" title="{title}">[{n}]</a>'
+
+    return re.sub(r"\[(\d+)\]", cite, escaped)
 
 
-def _source(citation: Citation, key: str) -> str:
-    where = html.escape(citation.title)
+def _source(citation: Citation, key: str, words: Mapping[str, str]) -> str:
+    """One source: a short heading that opens it, what it is, and the passage quoted."""
+    where = f'<span class="kb-source-title">{html.escape(citation.title)}</span>'
     if citation.section:
-        where += f" — {html.escape(citation.section)}"
-    if citation.publisher:
-        where += f' <span class="kb-publisher">({html.escape(citation.publisher)})</span>'
-    passage = html.escape(citation.passage).replace("\n", "<br>")
-    quote = html.escape(citation.quote).replace("\n", "<br>")
-    passage = passage.replace(quote, f"<mark>{quote}</mark>", 1)
+        where += f'<span class="kb-source-section">{html.escape(citation.section)}</span>'
+    about = [html.escape(x) for x in (citation.publisher, citation.date) if x]
+    if citation.url:
+        address = html.escape(citation.url, quote=True)
+        about.append(
+            f'<a class="kb-source-link" href="{address}" target="_blank" '
+            f'rel="noopener noreferrer">{html.escape(words["original"])}</a>'
+        )
+    meta = f'<p class="kb-source-meta">{" · ".join(about)}</p>' if about else ""
     return (
         f'<details class="kb-source" id="kb-src-{key}-{citation.n}">'
         f"<summary>[{citation.n}] {where}</summary>"
-        f"<blockquote>{passage}</blockquote></details>"
+        f"{meta}<blockquote>{passage_html(citation.passage, citation.quote)}</blockquote></details>"
     )
+
+
+def passage_html(passage: str, quote: str) -> str:
+    """A source passage with the quote marked and its "- " lines shown as a list."""
+    marked = html.escape(passage)
+    shown = html.escape(quote)
+    marked = marked.replace(shown, f"<mark>{shown}</mark>", 1)
+    if "\n" in quote:  # a quote across lines keeps the passage's plain line breaks
+        return marked.replace("\n", "<br>")
+    out: list[str] = []
+    listing = False
+    for line in marked.split("\n"):
+        item = re.match(r"^(<mark>)?- (.*)$", line)
+        if item and not listing:
+            out.append("<ul>")
+        elif not item and listing:
+            out.append("</ul>")
+        listing = bool(item)
+        out.append(f"<li>{item.group(1) or ''}{item.group(2)}</li>" if item else f"{line}<br>")
+    if listing:
+        out.append("</ul>")
+    return "".join(out).removesuffix("<br>")
