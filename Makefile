@@ -9,7 +9,7 @@ TORCH  := torch==2.13.0
 # The stamp's name changes with pyproject.toml, so a changed dependency reinstalls.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install ingest eval bench lint clean
+.PHONY: run test install ingest eval bench screenshots lint clean
 
 run: ingest
 	$(BIN)/python app.py
@@ -31,14 +31,18 @@ ingest: install
 	$(BIN)/ketabot ingest
 
 eval: install
-	$(BIN)/ketabot eval --baseline
+	$(BIN)/ketabot eval --baseline --out eval/reports
 
 bench: install
 	$(BIN)/ketabot bench
 
+# The README's pictures of the page (English and Spanish, light and dark, desktop and phone).
+screenshots: install
+	$(BIN)/python docs/screenshots.py
+
 lint: install
-	$(BIN)/ruff check src tests eval
-	$(BIN)/ruff format --check src tests eval
+	$(BIN)/ruff check src tests eval docs
+	$(BIN)/ruff format --check src tests eval docs
 	$(BIN)/mypy
 
 clean:

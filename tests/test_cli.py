@@ -209,3 +209,17 @@ def test_serve_and_app_py_start_the_same_way_and_log_replies(cli_env, monkeypatc
         runpy.run_path(str(ROOT / "app.py"), run_name="__main__")
     assert finished.value.code == 0
     assert started == [(7999, True), (7998, True)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["asc", "Is ketamine addictive?"], "did you mean `ketabot ask`?"),
+        (["--config", "x.toml", "evl"], "did you mean `ketabot eval`?"),
+        (["zzzz"], "the commands: ingest, convert, ask"),
+    ],
+)
+def test_a_mistyped_command_gets_the_nearest_one(argv, said, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1

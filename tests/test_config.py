@@ -99,3 +99,26 @@ def test_a_preset_overrides_the_shipped_thresholds_and_the_clinic_file_overrides
     assert settings.triage.topic_floor == 0.25
     assert settings.triage.refusal_floor == 0.6
     assert settings.triage.refusal_margin == load_settings(config=clinic).triage.refusal_margin
+
+
+@pytest.mark.parametrize(
+    "phone", ["(555) 014 2200", "+1 555 0100", "555-0100 x3", "555.0100 ext. 12", "1-800-273-8255"]
+)
+def test_phone_numbers_as_clinics_write_them(tmp_path, phone):
+    path = tmp_path / "ketabot.toml"
+    path.write_text(f'[clinic]\nphone = "{phone}"\n')
+    assert load_settings(config=path).clinic.phone == phone
+
+
+def test_a_bad_value_from_the_environment_is_blamed_on_the_environment(tmp_path, monkeypatch):
+    path = tmp_path / "ketabot.toml"
+    path.write_text(CLINIC)
+    monkeypatch.setenv("KETABOT_CLINIC__PHONE", "call me")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config=path)
+    assert "clinic.phone (from the environment variable KETABOT_CLINIC__PHONE)" in str(info.value)
+    monkeypatch.delenv("KETABOT_CLINIC__PHONE")
+    path.write_text('[clinic]\nphone = "call me"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config=path)
+    assert "environment" not in str(info.value) and "clinic.phone:" in str(info.value)

@@ -47,9 +47,13 @@ def test_first_ingest_adds_everything_and_reads_back(index, corpus, hash_embedde
 
 def test_reingesting_an_unchanged_corpus_changes_nothing(index, corpus, hash_embedder):
     chunks = _chunks(corpus)
-    first = index.sync(chunks, hash_embedder)
+    done: list[int] = []
+    first = index.sync(chunks, hash_embedder, progress=done.append)
+    assert sum(done) == len(chunks)
     hash_embedder.embedded.clear()
-    again = index.sync(_chunks(corpus), hash_embedder)
+    done.clear()
+    again = index.sync(_chunks(corpus), hash_embedder, progress=done.append)
+    assert sum(done) == len(chunks), "a bar over every chunk reaches its end"
     assert (again.added, again.removed, again.unchanged) == (0, 0, len(chunks))
     assert again.generation == first.generation
     assert hash_embedder.embedded == []

@@ -104,6 +104,8 @@ def test_numbers_to_call_become_tel_links_in_what_ketabot_says_never_in_quotes()
     assert '<a class="kb-tel" href="tel:988">988</a>' in shown
     assert 'href="tel:+15550100100"' in dialable("Call +1 (555) 010-0100.", ["+1 (555) 010-0100"])
     assert "tel:" not in dialable("Room 9110 or 1-911", ["911"])
+    extension = dialable("Call (555) 014 2200 ext. 12.", ["(555) 014 2200 ext. 12"])
+    assert 'href="tel:5550142200;ext=12">(555) 014 2200 ext. 12</a>' in extension
     quoted = Reply("q", Kind.ANSWER, "“Call 911 if unwell.” [1]", Disclaimer.build())
     assert "tel:" not in render(quoted, dial=("911",))
 
@@ -194,7 +196,7 @@ def test_health_page_defaults(server):
 def test_the_server_log_holds_no_patient_text_or_address(server, client):
     _ask(client, "My name is Jane Doe, does ketamine help my CRPS?")
     log = server.output()
-    assert "reply kind=" in log
+    assert "reply kind=" in log and f"Clinic settings from {server.log.parent}" in log
     assert "Jane" not in log and "CRPS" not in log
     assert "127.0.0.1:" not in log.replace(server.url, "")  # no client addresses
 

@@ -7,6 +7,7 @@ to do next, never stack traces. ``python app.py`` is ``ketabot serve``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import sys
@@ -28,6 +29,11 @@ log = logging.getLogger("ketabot")
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    guess = _did_you_mean(parser, argv)
+    if guess:
+        print(guess, file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     # A server logs one line per reply (its shape only, never the question).
     logging.basicConfig(
@@ -46,6 +52,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> str:
+    """One line naming the nearest command when the command word is mistyped, else ""."""
+    choices = next(
+        (a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {}
+    )
+    typed = next(
+        (
+            word
+            for before, word in zip(["", *argv], argv, strict=False)
+            if not word.startswith("-") and before != "--config"
+        ),
+        None,
+    )
+    if typed is None or typed in choices:
+        return ""
+    near = difflib.get_close_matches(typed, list(choices), n=1)
+    hint = f"did you mean `ketabot {near[0]}`?" if near else f"the commands: {', '.join(choices)}"
+    return f"ketabot: there is no command {typed!r}; {hint}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,7 +162,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--blind", type=Path, metavar="ROUND.yaml", help="score a blind round (first result kept)"
     )
-    evaluate.add_argument("--out", type=Path, help="report folder (default: <eval-dir>/reports)")
+    evaluate.add_argument(
+        "--out", type=Path, help="report folder (default: .ketabot/reports, untracked)"
+    )
     evaluate.set_defaults(func=cmd_eval)
     return parser
 
@@ -162,7 +190,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     from ketabot.ingest import ingest
 
-    with tqdm(desc="embedding", unit="chunk", disable=not sys.stderr.isatty()) as bar:
+    with tqdm(desc="indexing", unit="chunk", disable=not sys.stderr.isatty()) as bar:
         report = ingest(settings, rebuild=args.rebuild, progress=bar.update, total=_total(bar))
     where = settings.chroma_url or settings.home
     print(f"Indexed {settings.corpus} into {where}: {report.summary()}")
@@ -370,13 +398,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return _tune(bot, cases, settings, args.out or Path(".ketabot"))
     started = time.perf_counter()
     sources = source_texts(settings.corpus)
-    runs = [Run.measure("ketabot", run_bot(bot, cases), sources)]
+    runs = [Run.measure("ketabot", run_bot(bot, cases, say=_progress), sources)]
     if args.baseline:
         from ketabot.corpus import load_corpus
         from ketabot.evaluation.baseline import Baseline
 
         baseline = Baseline(load_corpus(settings.corpus), bot.embedder)
-        runs.append(Run.measure("baseline", run(baseline, for_baseline(cases)), sources))
+        asked = run(baseline, for_baseline(cases), say=_progress)
+        runs.append(Run.measure("baseline", asked, sources))
     for m in runs[0].metrics.values():
         print("\n" + text_summary(m))
     for outcome in failures(runs[0].outcomes):
@@ -386,7 +415,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             f"{case.expected_kind.value}, got {reply.kind.value}/{reply.reason} "
             f"{list(reply.evidence)} :: {case.question}"
         )
-    report = _write_report(runs, args)
+    report = _write_report(runs, args, settings)
     print(f"\n{len(cases)} cases in {time.perf_counter() - started:.1f} s; report: {report}")
     if args.check:
         return _check(runs[0].metrics, args.eval_dir / "floors.toml")
@@ -407,10 +436,15 @@ def _blind(bot: Bot, path: Path) -> int:
     return 0
 
 
-def _write_report(runs: list[Any], args: argparse.Namespace) -> Path:
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _write_report(runs: list[Any], args: argparse.Namespace, settings: Settings) -> Path:
     from ketabot.evaluation import report
 
-    folder = args.out or args.eval_dir / "reports"
+    # Not eval/reports by default: those are tracked, and a run should not rewrite them.
+    folder = args.out or settings.home / "reports"
     comparison = ""
     if args.compare:
         old = json.loads(args.compare.read_text(encoding="utf-8"))

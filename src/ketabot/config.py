@@ -33,7 +33,11 @@ MAX_EXAMPLE_CHARS = 200
 
 # scheme://host[:port], where the host may start with "*." and the port may be "*"
 _ORIGIN = re.compile(r"https?://(?:\*\.)?[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{1,24}$")
+# "+1 555 0100", "(555) 014 2200", "555-0100 x3", "555.0100 ext. 12": at least three digits.
+_PHONE = re.compile(
+    r"^(?=(?:\D*\d){3})\+?[0-9( ][0-9 ()\-.]{1,24}(?:\s*(?:x|ext\.?|extension)\s*[0-9]{1,6})?$",
+    re.IGNORECASE,
+)
 
 DEFAULT_EXAMPLES = [
     "How does ketamine work for nerve pain?",
@@ -75,7 +79,10 @@ class Clinic(BaseModel):
     @classmethod
     def _phone(cls, value: str) -> str:
         if value and not _PHONE.match(value.strip()):
-            raise ValueError(f"{value!r} is not a phone number (digits, spaces, + ( ) - .)")
+            raise ValueError(
+                f"{value!r} is not a phone number (digits, spaces, + ( ) - ., then x or ext. and"
+                " an extension if needed)"
+            )
         return value.strip()
 
     @field_validator("emergency_number", "crisis_line", "poison_control")
@@ -319,18 +326,26 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         where = str(path) if path is not None else "settings"
-        problems = "; ".join(_problem(err) for err in exc.errors())
+        problems = "; ".join(_problem(err, overrides) for err in exc.errors())
         raise ConfigError(f"{where}: {problems}") from None
 
 
-def _problem(err: Any) -> str:
+def _origin(loc: tuple[Any, ...], overrides: dict[str, Any]) -> str:
+    """Where a bad value came from when not the file: an option or an environment variable."""
+    if loc and str(loc[0]) in overrides:
+        return " (from the command line)"
+    name = "KETABOT_" + "__".join(str(part).upper() for part in loc)
+    return f" (from the environment variable {name})" if name in os.environ else ""
+
+
+def _problem(err: Any, overrides: dict[str, Any]) -> str:
     """One validation error in words, pointing a pre-sections setting to its new section."""
     name = ".".join(str(p) for p in err["loc"])
     for section in (Input, Retrieval, Triage, Web):
         if err["type"] == "extra_forbidden" and name in section.model_fields:
             key = section.__name__.lower()
             return f"{name}: settings are in sections now; move it under [{key}]"
-    return f"{name}: {err['msg']}"
+    return f"{name}{_origin(tuple(err['loc']), overrides)}: {err['msg']}"
 
 
 def _check_toml(path: Path) -> None:

@@ -231,6 +231,8 @@ class Index:
         restamped = any(existing[c.id] != _to_metadata(c) for c in kept)
         unchanged = old is not None and not rebuild and not added and not removed
         unchanged = unchanged and not restamped
+        if progress is not None and reuse:
+            progress(len(reuse))  # kept as they are: counted done, so a bar reaches its end
         if unchanged and self._complete(pointer, chunks):
             self._remove_orphans(pointer)
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from ketabot.evaluation.cases import Case
@@ -57,12 +57,18 @@ class BotPipeline:
         return tuple(c.id for c in chunks if any(p in c.text for p in phrases))
 
 
-# Cases whose questions are embedded together before they are asked: large enough for
-# batching to pay, small enough that the embedder's cache keeps them until they are asked.
+# Cases run between progress lines, and embedded together first when primed: large enough
+# for batching to pay, small enough that the embedder's cache keeps them until asked.
 PRIME_BATCH = 1_000
 
 
-def run(pipeline: Pipeline, cases: Iterable[Case], *, primed: bool = False) -> list[Outcome]:
+def run(
+    pipeline: Pipeline,
+    cases: Iterable[Case],
+    *,
+    primed: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> list[Outcome]:
     """Every case through ``pipeline``; retrieval cases also record the ranking.
 
     ``primed`` embeds the questions in batches first: the replies are the same, several
@@ -70,13 +76,14 @@ def run(pipeline: Pipeline, cases: Iterable[Case], *, primed: bool = False) -> l
     only runs that report no latency (the test suite's) ask for it.
     """
     cases = list(cases)
-    if not primed:
-        return _run(pipeline, cases)
-    outcomes = []
+    outcomes: list[Outcome] = []
     for start in range(0, len(cases), PRIME_BATCH):
         batch = cases[start : start + PRIME_BATCH]
-        pipeline.prime([(case.question, case.history) for case in batch])
+        if primed:
+            pipeline.prime([(case.question, case.history) for case in batch])
         outcomes.extend(_run(pipeline, batch))
+        if say is not None:
+            say(f"  {len(outcomes)}/{len(cases)} cases")
     return outcomes
 
 
@@ -95,6 +102,12 @@ def _run(pipeline: Pipeline, cases: Sequence[Case]) -> list[Outcome]:
     return outcomes
 
 
-def run_bot(bot: Bot, cases: Iterable[Case], *, primed: bool = False) -> list[Outcome]:
-    """Every case through the bot (one model load)."""
-    return run(BotPipeline(bot), cases, primed=primed)
+def run_bot(
+    bot: Bot,
+    cases: Iterable[Case],
+    *,
+    primed: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> list[Outcome]:
+    """Every case through the bot (one model load); ``say`` hears the progress."""
+    return run(BotPipeline(bot), cases, primed=primed, say=say)

@@ -67,6 +67,9 @@ def question_text(shown: str) -> str:
     return html.unescape(match.group(1).replace("<br>", "\n"))
 
 
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension)\s*(?=\d)", re.IGNORECASE)
+
+
 def dialable(markup: str, numbers: Sequence[str]) -> str:
     """``markup`` with each of ``numbers`` (as escaped text) turned into a ``tel:`` link."""
     shown = sorted({html.escape(n, quote=False) for n in numbers if n}, key=len, reverse=True)
@@ -75,7 +78,10 @@ def dialable(markup: str, numbers: Sequence[str]) -> str:
     pattern = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, shown)) + r")(?![\w-])")
 
     def link(match: re.Match[str]) -> str:
-        digits = re.sub(r"[^\d+]", "", html.unescape(match.group()))
+        number, *extension = _EXTENSION.split(html.unescape(match.group()), maxsplit=1)
+        digits = re.sub(r"[^\d+]", "", number)
+        if extension:  # RFC 3966: the phone dials the extension itself
+            digits += ";ext=" + re.sub(r"\D", "", extension[0])
         return f'<a class="kb-tel" href="tel:{digits}">{match.group()}</a>'
 
     return pattern.sub(link, markup)

@@ -24,7 +24,7 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from ketabot.bot import Bot
-from ketabot.config import Settings
+from ketabot.config import Settings, config_path
 from ketabot.errors import ServeError
 from ketabot.replies import page_words
 from ketabot.web.app import create_app, urgent_json
@@ -66,6 +66,8 @@ def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
     """Load once, warm up, serve until interrupted."""
     started = time.perf_counter()
     check_address(settings.web.host, settings.web.port)  # before seconds of loading, not after
+    chosen = config_path(settings.config)
+    say(f"Clinic settings from {chosen}" if chosen else "No clinic config file: the defaults")
     bot = Bot.ready(settings, say=say)
     bot.ask(WARM_UP)  # every path once, before the first patient
     app = create_app(bot, settings)
