@@ -432,6 +432,41 @@ def test_the_chat_works_embedded_both_ways(chromium, browser, server, examples_s
     component.locator("#kb-question textarea").press("Enter")
     component.locator(".kb-refusal").wait_for(timeout=TIMEOUT)
     assert "not medical advice" in component.locator(".kb-refusal").inner_text()
+    assert page.locator("h1").all_inner_texts() == ["Example Pain Clinic"], "one h1: the clinic's"
+    assert component.locator(".kb-title[role=heading]").is_visible()
+    page.close()
+
+
+def test_the_iframe_takes_the_height_of_the_chat(chromium, browser, server, examples_site):
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    page.goto(f"{examples_site}/embed.html?server={server.url}")
+    frame = page.frame_locator("#iframe-embed iframe")
+    frame.locator("#kb-question textarea").wait_for(timeout=TIMEOUT)
+    height = "document.querySelector('#iframe-embed iframe').getBoundingClientRect().height"
+    page.wait_for_function(f"{height} !== 1100", timeout=TIMEOUT)
+    empty = page.evaluate(height)
+    inside = page.frames[1]
+    for selector in ("#kb-examples button", "#kb-clear", ".kb-notice"):
+        bottom = inside.evaluate(
+            f"document.querySelector({json.dumps(selector)}).getBoundingClientRect().bottom"
+        )
+        assert bottom <= empty, f"{selector} is cut off in a frame of {empty} px"
+    frame.locator("#kb-question textarea").fill("What side effects can ketamine cause?")
+    frame.locator("#kb-question textarea").press("Enter")
+    frame.locator(".kb-reply").wait_for(timeout=TIMEOUT)
+    page.wait_for_function(f"{height} > {empty}", timeout=TIMEOUT)
+    page.close()
+
+
+def test_the_web_component_keeps_to_itself_on_the_clinics_page(
+    browser, spanish_server, examples_site
+):
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    page.goto(f"{examples_site}/embed.html?server={spanish_server.url}")
+    component = page.locator("gradio-app")
+    component.locator("#kb-question textarea").wait_for(timeout=TIMEOUT)
+    assert page.evaluate("document.documentElement.lang") == "en", "the clinic's page stays en"
+    assert component.get_attribute("lang") == "es"
     page.close()
 
 
@@ -469,3 +504,33 @@ def test_an_emergency_gets_its_reply_when_the_queue_is_full(browser, busy_server
     assert page.locator(".kb-emergency").count() == 2
     assert page.locator("#kb-alert .kb-alert").inner_text().startswith("This may be")
     page.close()
+
+
+@pytest.fixture(scope="module")
+def spanish_server(chromium, tmp_path_factory):
+    """The same server for a clinic whose page is in Spanish."""
+    from conftest import CLINIC_TOML, serving
+
+    config = CLINIC_TOML.replace("[clinic]\n", '[clinic]\nlanguage = "es"\n', 1)
+    with serving(tmp_path_factory.mktemp("spanish"), config) as running:
+        yield running
+
+
+def test_a_clinic_in_spanish_gets_the_whole_page_in_spanish(browser, spanish_server):
+    context = browser.new_context(**DEVICES["phone"])
+    page = context.new_page()
+    page.goto(spanish_server.url)
+    page.wait_for_selector("#kb-question textarea", timeout=TIMEOUT)
+    assert page.evaluate("document.documentElement.lang") == "es"
+    notice = page.locator(".kb-notice").inner_text()
+    assert "Solo información educativa de Example Pain Clinic" in notice
+    assert "En una emergencia, llame al 112 ahora." in notice
+    assert page.locator("#kb-question label").inner_text().strip() == "Su pregunta"
+    assert page.locator("#kb-send").inner_text().strip() == "Preguntar"
+    reply = ask(page, "¿Cómo funciona la ketamina para el dolor de los nervios?")
+    assert "Fuentes" in reply.inner_text() or "no encontré" in reply.inner_text()
+    assert page.locator("button[data-kb-rate=up]").last.get_attribute("aria-label") == "Útil"
+    refusal = ask(page, "¿Cuánta ketamina me tomo para mi dolor?", ".kb-refusal")
+    assert "No puedo dar consejos sobre dosis" in refusal.inner_text()
+    assert serious_violations(page) == []
+    context.close()

@@ -108,8 +108,9 @@ def test_an_edited_title_date_or_link_reaches_the_index_without_reembedding(
     path = sorted(corpus.glob("*.md"))[1]
     text = path.read_text()
     path.write_text(
-        text.replace("date: 2023-11-19", "date: 2025-01-31\nurl: https://clinic.example/how")
-        .replace("title: Understanding How", "title: Reviewed - How")
+        text.replace(
+            "date: 2023-11-19", "date: 2025-01-31\nurl: https://clinic.example/how"
+        ).replace("title: Understanding How", "title: Reviewed - How")
     )
     hash_embedder.embedded.clear()
     report = index.sync(_chunks(corpus), hash_embedder)

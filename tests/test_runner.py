@@ -1,9 +1,8 @@
 import pytest
 
+from conftest import EVAL
 from ketabot.evaluation.cases import load_cases
 from ketabot.evaluation.runner import run_bot
-
-from conftest import EVAL
 
 
 @pytest.mark.slow

@@ -150,7 +150,7 @@ def _head(settings: Settings) -> str:
     return (
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
-        f"<script>document.documentElement.lang = {lang!r}; window.kbWords = {words};</script>"
+        f"<script>window.kbLang = {lang!r}; window.kbWords = {words};</script>"
         f"<script>{PAGE_SCRIPT}</script>"
     )
 

@@ -6,6 +6,27 @@
 // - after a rating, the thank-you and comment box brought into view;
 // - when the server cannot be reached, a calm notice with the numbers to call.
 const kbWords = window.kbWords || {};
+// Served as its own page, the chat owns the document; as a <gradio-app> web component on a
+// clinic's page it is a guest there: its language goes on the component, not on the clinic's
+// <html>, and its title is not a second <h1> of the clinic's page.
+const kbOwnPage = () => typeof window.gradio_config === 'object';
+const kbPlace = () => {
+  if (kbOwnPage()) {
+    document.documentElement.lang = window.kbLang;
+    return;
+  }
+  document.querySelectorAll('gradio-app').forEach((app) => app.setAttribute('lang', window.kbLang));
+  document.querySelectorAll('gradio-app .kb-header h1').forEach((title) => {
+    const guest = document.createElement('p');
+    guest.className = 'kb-title';
+    guest.setAttribute('role', 'heading');
+    guest.setAttribute('aria-level', '2');
+    guest.textContent = title.textContent;
+    title.replaceWith(guest);
+  });
+};
+kbPlace();
+document.addEventListener('DOMContentLoaded', kbPlace);
 const kbFill = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => values[k]);
 document.addEventListener('input', (event) => {
   if (!event.target.closest || !event.target.closest('#kb-question')) { return; }
@@ -56,7 +77,7 @@ let kbPending = false;
 new MutationObserver(() => {
   if (kbPending) { return; }
   kbPending = true;
-  requestAnimationFrame(() => { kbPending = false; kbNames(); });
+  requestAnimationFrame(() => { kbPending = false; kbNames(); kbPlace(); });
 }).observe(document.documentElement, {childList: true, subtree: true});
 const kbReachable = async () => {
   try {
@@ -84,3 +105,20 @@ new MutationObserver(() => {
     kbCheck();
   }
 }).observe(document.documentElement, {childList: true, subtree: true});
+// Inside a clinic's iframe: a chat of fixed height (a height in vh would grow with the frame
+// it sizes), and the page's height sent to the clinic's page, which may size the frame to it
+// (the README's snippet). Only a number is sent; nothing about the conversation.
+if (window.parent !== window) {
+  document.documentElement.classList.add('kb-embedded');
+  let kbSent = 0;
+  const kbReport = () => {
+    const app = document.querySelector('.gradio-container') || document.body;
+    const height = Math.ceil(app.getBoundingClientRect().height + 16);
+    if (Math.abs(height - kbSent) > 2) {
+      kbSent = height;
+      window.parent.postMessage({ketabotHeight: height}, '*');
+    }
+  };
+  new ResizeObserver(kbReport).observe(document.documentElement);
+  new MutationObserver(kbReport).observe(document.documentElement, {childList: true, subtree: true});
+}
