@@ -3,7 +3,13 @@ import json
 from ketabot.cli import main
 from ketabot.feedback import FeedbackStore, ReplyFacts, summarize
 
-FACTS = ReplyFacts("answer", None, ("doc:a", "doc:b"), "My CRPS hurts, does ketamine help?")
+FACTS = ReplyFacts(
+    "answer",
+    None,
+    ("doc:a", "doc:b"),
+    "My CRPS hurts, does ketamine help?",
+    ("Ketamine for Pain — Side effects", "Neuropathic Pain"),
+)
 
 
 def _records(path):
@@ -22,7 +28,8 @@ def test_a_rating_keeps_only_the_reply_facts_by_default(tmp_path):
         "reason": None,
         "chunk_ids": ["doc:a", "doc:b"],
     }
-    assert set(record) == {"id", "type", "time", "rating", "kind", "reason", "chunk_ids"}
+    assert record["sources"] == ["Ketamine for Pain — Side effects", "Neuropathic Pain"]
+    assert set(record) == {"id", "type", "time", "rating", "kind", "reason", "chunk_ids", "sources"}
     assert "CRPS" not in (tmp_path / "f.jsonl").read_text()
 
 
@@ -50,20 +57,30 @@ def test_summary_counts_and_least_helpful_sources(tmp_path):
     store = FeedbackStore(tmp_path / "f.jsonl")
     store.rate(FACTS, helpful=False)
     store.rate(ReplyFacts("answer", None, ("doc:a",), "q"), helpful=False)
+    store.rate(ReplyFacts("answer", None, ("doc:a",), "q"), helpful=False)
     store.rate(ReplyFacts("answer", None, ("doc:b",), "q"), helpful=True)
     store.rate(ReplyFacts("refusal", "dosing_advice", (), "q"), helpful=True)
     lines = [*(tmp_path / "f.jsonl").read_text().splitlines(), "not json"]
     summary = summarize(lines)
-    assert summary.ratings == 4 and summary.unreadable_lines == 1
-    assert summary.by_kind["answer"] == {"not_helpful": 2, "helpful": 1}
-    assert [s.chunk_id for s in summary.least_helpful] == ["doc:a", "doc:b"]
+    assert summary.ratings == 5 and summary.unreadable_lines == 1
+    assert summary.by_kind["answer"] == {"not_helpful": 3, "helpful": 1}
+    assert [s.source for s in summary.least_helpful] == [
+        "doc:a",  # a record without titles, as older ones are
+        "Ketamine for Pain — Side effects",
+        "Neuropathic Pain",
+    ]
 
 
 def test_ketabot_feedback_prints_the_summary(tmp_path, capsys):
     store = FeedbackStore(tmp_path / "f.jsonl")
-    store.rate(FACTS, helpful=False)
+    store.comment(store.rate(FACTS, helpful=False) or "", "The side effects part was too short.")
     assert main(["feedback", "--file", str(tmp_path / "f.jsonl")]) == 0
     out = capsys.readouterr().out
-    assert "1 ratings" in out and "answer" in out and "doc:a" in out
+    assert "1 ratings and 1 comments" in out and "Ketamine for Pain — Side effects" in out
+    assert "too short" not in out and "set store_question = true" in out
+    config = tmp_path / "ketabot.toml"
+    config.write_text("[clinic]\nstore_question = true\n")
+    assert main(["--config", str(config), "feedback", "--file", str(tmp_path / "f.jsonl")]) == 0
+    assert "[answer, not helpful] The side effects part was too short." in capsys.readouterr().out
     assert main(["feedback", "--file", str(tmp_path / "none.jsonl")]) == 0
     assert "No feedback yet" in capsys.readouterr().out

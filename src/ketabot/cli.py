@@ -304,7 +304,8 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
         print(f"No feedback yet at {path}. Feedback storage is {state}.")
         return 0
     with path.open(encoding="utf-8") as handle:
-        print(f"{path}: " + summarize(handle).render())
+        shown = summarize(handle).render(show_comments=settings.clinic.store_question)
+        print(f"{path}: {shown}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Helpful / not-helpful ratings, kept locally as JSON lines, and their summary.
 
-A record holds the rating, the reply's kind and reason, the cited chunk ids
-and the time: never an IP address, session id, name or browser detail. The
+A record holds the rating, the reply's kind and reason, the cited chunk ids and
+sources (title and section) and the time: never an IP address, session id, name or
+browser detail. The
 question itself is kept only when the clinic opts in (``store_question``),
 because patients type their own health details into it.
 """
@@ -32,12 +33,17 @@ class ReplyFacts:
     reason: str | None
     chunk_ids: tuple[str, ...]
     question: str
+    sources: tuple[str, ...] = ()
+    """Each cited source as a maintainer reads it: "title — section"."""
 
     @classmethod
     def of(cls, reply: Reply) -> ReplyFacts:
         """The facts of one reply."""
         chunk_ids = tuple(c.chunk_id for c in reply.citations)
-        return cls(reply.kind.value, reply.reason, chunk_ids, reply.question)
+        sources = tuple(
+            f"{c.title} — {c.section}" if c.section else c.title for c in reply.citations
+        )
+        return cls(reply.kind.value, reply.reason, chunk_ids, reply.question, sources)
 
 
 class FeedbackStore:
@@ -59,6 +65,7 @@ class FeedbackStore:
             "kind": facts.kind,
             "reason": facts.reason,
             "chunk_ids": list(facts.chunk_ids),
+            "sources": list(facts.sources),
         }
         if self.store_question:
             record["question"] = facts.question
@@ -90,9 +97,9 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class SourceScore:
-    """How one cited chunk was rated."""
+    """How one cited source (its title and section, or a chunk id in older records) was rated."""
 
-    chunk_id: str
+    source: str
     helpful: int
     not_helpful: int
 
@@ -111,9 +118,15 @@ class Summary:
     by_kind: dict[str, Counter[str]] = field(default_factory=dict)
     least_helpful: list[SourceScore] = field(default_factory=list)
     unreadable_lines: int = 0
+    comment_texts: list[tuple[str, str]] = field(default_factory=list)
+    """(what was rated, the comment) for each comment, oldest first."""
 
-    def render(self) -> str:
-        """The summary for a maintainer's terminal."""
+    def render(self, show_comments: bool = False) -> str:
+        """The summary for a maintainer's terminal; comment texts only when ``show_comments``.
+
+        A comment is a patient's own words: the clinic shows them only once it has opted in
+        to keeping patients' text (``store_question``).
+        """
         lines = [
             f"{self.ratings} ratings and {self.comments} comments",
             f"  {'reply kind':14} {'helpful':>8} {'not helpful':>12}",
@@ -121,9 +134,14 @@ class Summary:
         for kind, counts in sorted(self.by_kind.items()):
             lines.append(f"  {kind:14} {counts[HELPFUL]:>8} {counts[NOT_HELPFUL]:>12}")
         if self.least_helpful:
-            lines.append("Least helpful sources (rated not helpful / all ratings, chunk id):")
+            lines.append("Least helpful sources (rated not helpful / all ratings):")
             for s in self.least_helpful:
-                lines.append(f"  {s.not_helpful}/{s.helpful + s.not_helpful}  {s.chunk_id}")
+                lines.append(f"  {s.not_helpful}/{s.helpful + s.not_helpful}  {s.source}")
+        if self.comment_texts and show_comments:
+            lines.append("Comments (oldest first):")
+            lines.extend(f"  [{rated}] {text}" for rated, text in self.comment_texts)
+        elif self.comment_texts:
+            lines.append("Comment texts are not shown: set store_question = true to read them.")
         if self.unreadable_lines:
             lines.append(f"({self.unreadable_lines} unreadable lines skipped)")
         return "\n".join(lines)
@@ -132,8 +150,10 @@ class Summary:
 def summarize(lines: Iterable[str], top: int = 5) -> Summary:
     """Ratings by reply kind and rating, and the sources most often rated not helpful."""
     by_kind: dict[str, Counter[str]] = {}
-    per_chunk: dict[str, Counter[str]] = {}
-    ratings = comments = unreadable = 0
+    per_source: dict[str, Counter[str]] = {}
+    rated: dict[str, str] = {}
+    texts: list[tuple[str, str]] = []
+    ratings = unreadable = 0
     for line in lines:
         try:
             record = json.loads(line)
@@ -141,15 +161,19 @@ def summarize(lines: Iterable[str], top: int = 5) -> Summary:
             unreadable += 1
             continue
         if record.get("type") == "comment":
-            comments += 1
+            about = rated.get(record.get("rating_id", ""), "an earlier reply")
+            texts.append((about, str(record.get("comment", ""))))
             continue
         ratings += 1
-        by_kind.setdefault(record.get("kind", "?"), Counter())[record.get("rating", "?")] += 1
-        for chunk_id in record.get("chunk_ids", []):
-            per_chunk.setdefault(chunk_id, Counter())[record.get("rating", "?")] += 1
-    scores = [SourceScore(cid, c[HELPFUL], c[NOT_HELPFUL]) for cid, c in per_chunk.items()]
+        rating = record.get("rating", "?")
+        by_kind.setdefault(record.get("kind", "?"), Counter())[rating] += 1
+        rated[record.get("id", "")] = f"{record.get('kind', '?')}, {rating.replace('_', ' ')}"
+        # Older records name chunks only; newer ones also the title and section.
+        for source in record.get("sources") or record.get("chunk_ids", []):
+            per_source.setdefault(source, Counter())[rating] += 1
+    scores = [SourceScore(name, c[HELPFUL], c[NOT_HELPFUL]) for name, c in per_source.items()]
     worst = sorted(
         (s for s in scores if s.not_helpful),
-        key=lambda s: (-s.share_not_helpful, -s.not_helpful, s.chunk_id),
+        key=lambda s: (-s.share_not_helpful, -s.not_helpful, s.source),
     )
-    return Summary(ratings, comments, by_kind, worst[:top], unreadable)
+    return Summary(ratings, len(texts), by_kind, worst[:top], unreadable, texts)
