@@ -177,6 +177,31 @@ def test_a_burst_of_callers_is_queued_not_dropped(server):
 
 
 @slow
+def test_the_api_describes_the_reply_it_returns(client):
+    """view_api() gives clinic developers the reply's JSON schema, not "Any"."""
+    endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/ask"]
+    question, history = endpoint["parameters"]
+    assert question["type"]["type"] == "string"
+    assert history["parameter_has_default"] and history["type"]["oneOf"][0] == {"type": "null"}
+    assert history["type"]["oneOf"][1] == {"type": "array", "items": {"type": "string"}}
+    [returned] = endpoint["returns"]
+    schema = returned["type"]
+    assert set(schema["required"]) == {
+        "question",
+        "kind",
+        "reason",
+        "text",
+        "body",
+        "citations",
+        "suggestions",
+        "disclaimer",
+    }
+    assert schema["properties"]["kind"]["enum"] == [k.value for k in Kind]
+    citation = schema["properties"]["citations"]["items"]["properties"]
+    assert {"quote", "passage", "publisher", "date", "url"} <= citation.keys()
+
+
+@slow
 def test_health_page_defaults(server):
     with urllib.request.urlopen(f"{server.url}/config") as response:
         config = json.load(response)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypedDict
 
 import numpy as np
 
@@ -156,6 +156,37 @@ class Passage:
     lexical_rank: int | None = None
 
 
+KindName = Literal["answer", "refusal", "emergency", "out_of_scope", "not_found", "error"]
+
+
+class CitationJSON(TypedDict):
+    """One citation in the JSON contract (the README documents each field)."""
+
+    n: int
+    doc_id: str
+    title: str
+    section: str | None
+    chunk_id: str
+    quote: str
+    publisher: str | None
+    date: str | None
+    url: str | None
+    passage: str
+
+
+class ReplyJSON(TypedDict):
+    """A reply in the JSON contract: typed so the API's schema says what each field is."""
+
+    question: str
+    kind: KindName
+    reason: str | None
+    text: str
+    body: str
+    citations: list[CitationJSON]
+    suggestions: list[str]
+    disclaimer: str
+
+
 @dataclass(frozen=True)
 class Citation:
     """One numbered quote in an answer and where it comes from."""
@@ -171,7 +202,7 @@ class Citation:
     date: str | None = None
     url: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> CitationJSON:
         """The citation as it appears in the JSON contract."""
         return {
             "n": self.n,
@@ -283,7 +314,7 @@ class Reply:
         parts = [self.body, self.sources, self.disclaimer.text]
         return "\n\n".join(p for p in parts if p)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ReplyJSON:
         """The stable JSON contract shared by the CLI, the HTTP API and the evaluation."""
         return {
             "question": self.question,

@@ -20,7 +20,7 @@ from ketabot.bot import Bot, safe_answer, safe_ask
 from ketabot.config import Settings
 from ketabot.feedback import FeedbackStore, ReplyFacts
 from ketabot.replies import page_words
-from ketabot.types import Query, Reply
+from ketabot.types import Query, Reply, ReplyJSON
 from ketabot.web.render import (
     alert_html,
     question_html,
@@ -163,15 +163,18 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
         # attributed to the wrong reply.
         chatbot.clear(_cleared, None, reset, api_visibility="private")
 
-        def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
+        def ask(question: str, history: list[str] | None = None) -> ReplyJSON:
             """Ask ketabot; returns the same JSON object as `ketabot ask --json`."""
             return safe_ask(bot, question, history or []).to_json()
 
+        # Gradio reads the return annotation unevaluated, and this module's are strings
+        # (postponed evaluation): given the type itself, view_api shows the reply's schema.
+        ask.__annotations__["return"] = ReplyJSON
         gr.api(ask, api_name="ask", concurrency_limit=settings.web.concurrency)
     return app
 
 
-def urgent_json(bot: Bot, question: str, history: list[Any]) -> dict[str, Any] | None:
+def urgent_json(bot: Bot, question: str, history: list[Any]) -> ReplyJSON | None:
     """The API's emergency reply as JSON when ``question`` is an emergency, else ``None``."""
     _, reply = _urgent(bot, question, history)
     return None if reply is None else reply.to_json()

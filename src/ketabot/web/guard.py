@@ -30,7 +30,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -55,7 +55,7 @@ _LISTING = re.compile(r"/(?:openapi\.json|docs|redoc)/?$")
 # An emergency check takes 20-30 ms, so 64 waiting is about two seconds' wait.
 LANE_WAITING = 64
 # The emergency check of an API question that arrived above the bound: its reply, or None.
-Urgent = Callable[[str, list[Any]], dict[str, Any] | None]
+Urgent = Callable[[str, list[Any]], Mapping[str, Any] | None]
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
