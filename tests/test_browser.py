@@ -201,7 +201,11 @@ def test_readable_on_a_375_px_phone(chromium, browser, server):
     )
     assert page.evaluate(in_view, ".kb-notice"), "the emergency notice is in view on load"
     assert page.evaluate(in_view, ".kb-header h1")
+    assert page.evaluate(in_view, "#kb-question textarea"), "so is the question box"
+    assert page.evaluate(in_view, "#kb-examples button"), "and the example questions"
     ask(page, "What side effects can ketamine cause?")
+    chat = "document.querySelector('#kb-chat').getBoundingClientRect().height"
+    assert page.evaluate(chat) > 0.5 * 812, "once asked, the chat takes its full height"
     ask(page, "How much ketamine should I take for my CRPS?", ".kb-refusal")
     page.wait_for_function(  # shown from its first line, which says why, not from its end
         "(() => { const r = document.querySelector('.kb-refusal').getBoundingClientRect();"
