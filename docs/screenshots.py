@@ -43,8 +43,8 @@ LANGUAGES = {
     },
     "es": {
         "title": "Pregunte a Example Pain Clinic sobre la ketamina",
-        "examples": ["¿Cómo funciona la ketamina para el dolor de los nervios?"],
-        "question": "¿Cómo funciona la ketamina para el dolor de los nervios?",
+        "examples": ["¿La ketamina es adictiva?", "¿Qué efectos secundarios tiene?"],
+        "question": "¿La ketamina es adictiva?",
     },
 }
 DEVICES = {
@@ -80,7 +80,9 @@ def shoot(browser, url: str, question: str, scheme: str, options: dict, path: Pa
     box.fill(question)
     box.press("Enter")
     page.locator(".kb-reply").first.wait_for(timeout=60_000)
-    page.locator("details.kb-source summary").first.click()
+    sources = page.locator("details.kb-source summary")
+    if sources.count():
+        sources.first.click()
     page.wait_for_timeout(800)  # the chat's fade-in
     page.screenshot(path=str(path), full_page=True)
     context.close()
@@ -97,7 +99,12 @@ def serving(folder: Path, language: str, page_text: dict) -> Iterator[str]:
         encoding="utf-8",
     )
     port = _free_port()
-    env = {**os.environ, "KETABOT_HOME": str(folder / "home"), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "KETABOT_HOME": str(folder / "home"),
+        "KETABOT_CORPUS": str(ROOT / "corpus"),
+        "HF_HUB_OFFLINE": "1",
+    }
     command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--config", str(config)]
     process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"

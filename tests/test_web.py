@@ -291,7 +291,9 @@ def test_ingesting_while_serving_loses_no_question_and_needs_no_restart(tmp_path
                         "kind"
                     ]
                 )
-                time.sleep(0.1)  # a person's pause: eight callers, not eight saturating loops
+                # A person's pause between questions: eight callers whose questions overlap
+                # the swap, not eight loops saturating two cores (the ingest would crawl).
+                time.sleep(0.5)
 
         callers = [threading.Thread(target=call, daemon=True) for _ in range(8)]
         for caller in callers:
