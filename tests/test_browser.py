@@ -5,6 +5,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import tempfile
 import threading
 import urllib.error
@@ -449,7 +450,7 @@ def test_the_iframe_takes_the_height_of_the_chat(chromium, browser, server, exam
     height = "document.querySelector('#iframe-embed iframe').getBoundingClientRect().height"
     page.wait_for_function(f"{height} !== 1100", timeout=TIMEOUT)
     empty = page.evaluate(height)
-    inside = page.frames[1]
+    inside = page.frame(url=re.compile(re.escape(server.url)))
     for selector in ("#kb-examples button", "#kb-clear", ".kb-notice"):
         bottom = inside.evaluate(
             f"document.querySelector({json.dumps(selector)}).getBoundingClientRect().bottom"
@@ -471,6 +472,9 @@ def test_the_web_component_keeps_to_itself_on_the_clinics_page(
     component.locator("#kb-question textarea").wait_for(timeout=TIMEOUT)
     assert page.evaluate("document.documentElement.lang") == "en", "the clinic's page stays en"
     assert component.get_attribute("lang") == "es"
+    page.evaluate("window.dispatchEvent(new Event('offline'))")  # the clinic's page has no
+    page.wait_for_timeout(1500)  # /healthz: no false "cannot reach" notice on it
+    assert page.locator("#kb-offline").count() == 0
     page.close()
 
 

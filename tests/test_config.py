@@ -110,6 +110,14 @@ def test_phone_numbers_as_clinics_write_them(tmp_path, phone):
     assert load_settings(config=path).clinic.phone == phone
 
 
+@pytest.mark.parametrize("phone", ["(  ) x123", "12 x345", "call me"])
+def test_a_phone_needs_three_digits_before_any_extension(tmp_path, phone):
+    path = tmp_path / "ketabot.toml"
+    path.write_text(f'[clinic]\nphone = "{phone}"\n')
+    with pytest.raises(ConfigError, match=r"clinic\.phone"):
+        load_settings(config=path)
+
+
 def test_a_bad_value_from_the_environment_is_blamed_on_the_environment(tmp_path, monkeypatch):
     path = tmp_path / "ketabot.toml"
     path.write_text(CLINIC)
@@ -122,3 +130,8 @@ def test_a_bad_value_from_the_environment_is_blamed_on_the_environment(tmp_path,
     with pytest.raises(ConfigError) as info:
         load_settings(config=path)
     assert "environment" not in str(info.value) and "clinic.phone:" in str(info.value)
+    path.write_text('[web]\nembed_origins = ["not a url"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config=path, web={"port": 8000})  # as `ketabot serve --port 8000` does
+    assert "(from the command line)" not in str(info.value)
+    assert "web.embed_origins" in str(info.value)

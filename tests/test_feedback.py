@@ -71,6 +71,18 @@ def test_summary_counts_and_least_helpful_sources(tmp_path):
     ]
 
 
+def test_a_comment_cannot_send_control_characters_to_a_terminal(tmp_path):
+    store = FeedbackStore(tmp_path / "f.jsonl")
+    store.comment(store.rate(FACTS, helpful=True) or "", "nice\x1b]0;pwned\x07 and \x1b[8mhidden")
+    stored = (tmp_path / "f.jsonl").read_text()
+    assert "\\u001b" not in stored and "\x1b" not in stored
+    lines = [*stored.splitlines(), '{"type": "comment", "comment": "\\u001b[2J"}', "[1, 2]", "7"]
+    lines.append('{"type": "rating", "rating": 5, "kind": null, "sources": [1]}')
+    summary = summarize(lines)
+    assert summary.unreadable_lines == 2 and summary.ratings == 2
+    assert all("\x1b" not in text for _, text in summary.comment_texts)
+
+
 def test_ketabot_feedback_prints_the_summary(tmp_path, capsys):
     store = FeedbackStore(tmp_path / "f.jsonl")
     store.comment(store.rate(FACTS, helpful=False) or "", "The side effects part was too short.")

@@ -17,3 +17,4 @@ def test_a_primed_run_gives_every_case_the_reply_an_unprimed_run_gives(bot):
     assert len(primed) == len(sample) > 80
     for one, other in zip(primed, unprimed, strict=True):
         assert one.reply == other.reply, one.case.id
+        assert one.ranking == other.ranking, one.case.id

@@ -77,6 +77,7 @@ def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ketabot",
+        allow_abbrev=False,  # "--conf x" would hide which word is the command
         description="Patient education about ketamine for nerve pain, quoted from its sources.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")

@@ -35,7 +35,8 @@ MAX_EXAMPLE_CHARS = 200
 _ORIGIN = re.compile(r"https?://(?:\*\.)?[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?")
 # "+1 555 0100", "(555) 014 2200", "555-0100 x3", "555.0100 ext. 12": at least three digits.
 _PHONE = re.compile(
-    r"^(?=(?:\D*\d){3})\+?[0-9( ][0-9 ()\-.]{1,24}(?:\s*(?:x|ext\.?|extension)\s*[0-9]{1,6})?$",
+    r"^(?=[^xe]*(?:[^\dxe]*\d){3})\+?[0-9( ][0-9 ()\-.]{1,24}"
+    r"(?:\s*(?:x|ext\.?|extension)\s*[0-9]{1,6})?$",
     re.IGNORECASE,
 )
 
@@ -332,7 +333,10 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _origin(loc: tuple[Any, ...], overrides: dict[str, Any]) -> str:
     """Where a bad value came from when not the file: an option or an environment variable."""
-    if loc and str(loc[0]) in overrides:
+    given: Any = overrides
+    for part in loc:
+        given = given.get(str(part)) if isinstance(given, dict) else None
+    if given is not None:
         return " (from the command line)"
     name = "KETABOT_" + "__".join(str(part).upper() for part in loc)
     return f" (from the environment variable {name})" if name in os.environ else ""

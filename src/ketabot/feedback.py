@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ class FeedbackStore:
 
     def comment(self, rating_id: str, text: str) -> bool:
         """Store an optional comment on an earlier rating."""
-        text = " ".join(text.split())[:1000]
+        text = _printable(text)[:1000]
         if not text:
             return False
         record = {"type": "comment", "time": _now(), "rating_id": rating_id, "comment": text}
@@ -89,6 +90,12 @@ class FeedbackStore:
                 handle.write(line)
                 handle.flush()
         return True
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line, without control characters: no escape sequence reaches a terminal."""
+    kept = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(kept.split())
 
 
 def _now() -> str:
@@ -158,19 +165,21 @@ def summarize(lines: Iterable[str], top: int = 5) -> Summary:
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict):
             unreadable += 1
             continue
         if record.get("type") == "comment":
             about = rated.get(record.get("rating_id", ""), "an earlier reply")
-            texts.append((about, str(record.get("comment", ""))))
+            texts.append((about, _printable(str(record.get("comment", "")))))
             continue
         ratings += 1
-        rating = record.get("rating", "?")
-        by_kind.setdefault(record.get("kind", "?"), Counter())[rating] += 1
+        rating = str(record.get("rating", "?"))
+        by_kind.setdefault(str(record.get("kind", "?")), Counter())[rating] += 1
         rated[record.get("id", "")] = f"{record.get('kind', '?')}, {rating.replace('_', ' ')}"
         # Older records name chunks only; newer ones also the title and section.
-        for source in record.get("sources") or record.get("chunk_ids", []):
-            per_source.setdefault(source, Counter())[rating] += 1
+        for source in record.get("sources") or record.get("chunk_ids") or []:
+            per_source.setdefault(_printable(str(source)), Counter())[rating] += 1
     scores = [SourceScore(name, c[HELPFUL], c[NOT_HELPFUL]) for name, c in per_source.items()]
     worst = sorted(
         (s for s in scores if s.not_helpful),

@@ -228,7 +228,7 @@ class Index:
         removed = len(existing.keys() - desired.keys())
         generation = pointer.active if pointer else None
         # An edited title, date or link changes no chunk id, yet must reach the citations.
-        restamped = any(existing[c.id] != _to_metadata(c) for c in kept)
+        restamped = any(_stale(existing[c.id], _to_metadata(c)) for c in kept)
         unchanged = old is not None and not rebuild and not added and not removed
         unchanged = unchanged and not restamped
         if progress is not None and reuse:
@@ -447,6 +447,12 @@ def _read_chunks(collection: Collection) -> Iterable[Chunk]:
             chunks.append(_from_record(chunk_id, text, dict(meta)))
     chunks.sort(key=lambda c: (c.doc_id, c.position))
     return chunks
+
+
+def _stale(stored: dict[str, Any], wanted: dict[str, str | int]) -> bool:
+    # Only the keys ketabot writes: Chroma's update merges, so a key dropped from
+    # _to_metadata would linger in stored records and must not force a rebuild every time.
+    return any(stored.get(key) != value for key, value in wanted.items())
 
 
 def _all_metadata(collection: Collection) -> dict[str, dict[str, Any]]:

@@ -85,8 +85,15 @@ const kbReachable = async () => {
     return response.ok;
   } catch (error) { return false; }
 };
+// Only on the chat's own page: as a web component the page is the clinic's, and its address
+// is not the chat server's. One check at a time, at most one every 3 s.
+let kbChecking = false, kbCheckedAt = 0;
 const kbCheck = async () => {
+  if (!kbOwnPage() || kbChecking || Date.now() - kbCheckedAt < 3000) { return; }
+  kbChecking = true;
   const offline = !(await kbReachable());
+  kbChecking = false;
+  kbCheckedAt = Date.now();
   document.body.classList.toggle('kb-offline', offline);
   let notice = document.getElementById('kb-offline');
   if (offline && !notice) {
