@@ -134,24 +134,12 @@ def bot(settings, embedder):
 
 
 @pytest.fixture(scope="session")
-def eval_outcomes(bot, settings, monkeypatch_session):
-    """Every labelled case in eval/ through the real bot (as built by ``bot``), once per session.
-
-    Two processes share the 8,000-odd cases on a 2-core machine (each with its own model and
-    a copy of the index, offline and socket-guarded like every child process here); a
-    test checks that a primed run gives the replies and rankings an unprimed one gives.
-    """
+def eval_outcomes(bot):
+    """Every labelled case in eval/ through the real bot, once per session."""
     from ketabot.evaluation.cases import load_cases
-    from ketabot.evaluation.runner import run_in_processes
+    from ketabot.evaluation.runner import run_bot
 
-    monkeypatch_session.setenv("PYTHONPATH", subprocess_env()["PYTHONPATH"])
-    return run_in_processes(settings, load_cases(EVAL), workers=min(2, os.cpu_count() or 1))
-
-
-@pytest.fixture(scope="session")
-def monkeypatch_session() -> Iterator[pytest.MonkeyPatch]:
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+    return run_bot(bot, load_cases(EVAL), primed=True)
 
 
 @pytest.fixture(scope="session")

@@ -469,7 +469,8 @@ def test_the_web_component_keeps_to_itself_on_the_clinics_page(
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     page.goto(f"{examples_site}/embed.html?server={spanish_server.url}")
     component = page.locator("gradio-app")
-    component.locator("#kb-question textarea").wait_for(timeout=TIMEOUT)
+    # The component loads Gradio's whole front end from the server: slower than a page.
+    component.locator("#kb-question textarea").wait_for(timeout=2 * TIMEOUT)
     assert page.evaluate("document.documentElement.lang") == "en", "the clinic's page stays en"
     assert component.get_attribute("lang") == "es"
     page.evaluate("window.dispatchEvent(new Event('offline'))")  # the clinic's page has no

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ketabot.evaluation.cases import Case
@@ -16,7 +11,6 @@ from ketabot.evaluation.metrics import AnyReply, Outcome
 
 if TYPE_CHECKING:
     from ketabot.bot import Bot
-    from ketabot.config import Settings
 
 
 class Pipeline(Protocol):
@@ -117,35 +111,3 @@ def run_bot(
 ) -> list[Outcome]:
     """Every case through the bot (one model load); ``say`` hears the progress."""
     return run(BotPipeline(bot), cases, primed=primed, say=say)
-
-
-def run_in_processes(settings: Settings, cases: Sequence[Case], workers: int) -> list[Outcome]:
-    """Every case through ``workers`` fresh bots in their own processes, in the cases' order.
-
-    The suite's shortcut on a multi-core machine: each process loads the model and opens its
-    own copy of the embedded index (``settings.home`` is copied, so nothing is shared while
-    it runs), and answers every ``workers``-th case, primed. Timings are not comparable with
-    a single process's, so ``ketabot eval`` does not use it.
-    """
-    cases = list(cases)
-    if workers <= 1 or len(cases) < 2:
-        return _run_part(settings, cases)
-    context = multiprocessing.get_context("spawn")  # a forked PyTorch can deadlock
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        shares = [cases[i::workers] for i in range(workers)]
-        parts = list(pool.map(_run_part, [settings] * workers, shares))
-    merged: list[Outcome] = [None] * len(cases)  # type: ignore[list-item]
-    for i, part in enumerate(parts):
-        merged[i::workers] = part
-    return merged
-
-
-def _run_part(settings: Settings, cases: list[Case]) -> list[Outcome]:
-    """One process's share: its own copy of the embedded index, its own bot."""
-    with tempfile.TemporaryDirectory() as tmp:
-        if settings.chroma_url is None and settings.home.exists():
-            shutil.copytree(settings.home, Path(tmp) / "home")
-            settings = settings.model_copy(update={"home": Path(tmp) / "home"})
-        from ketabot.bot import Bot
-
-        return run_bot(Bot(settings), cases, primed=True)
