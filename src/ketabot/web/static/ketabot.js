@@ -120,7 +120,7 @@ if (window.parent !== window) {
   let kbSent = 0;
   const kbReport = () => {
     const app = document.querySelector('.gradio-container') || document.body;
-    const height = Math.ceil(app.getBoundingClientRect().height + 16);
+    const height = Math.ceil(app.getBoundingClientRect().bottom + window.scrollY + 16);
     if (Math.abs(height - kbSent) > 2) {
       kbSent = height;
       window.parent.postMessage({ketabotHeight: height}, '*');
