@@ -77,7 +77,7 @@ let kbPending = false;
 new MutationObserver(() => {
   if (kbPending) { return; }
   kbPending = true;
-  requestAnimationFrame(() => { kbPending = false; kbNames(); kbPlace(); });
+  requestAnimationFrame(() => { kbPending = false; kbNames(); kbPlace(); kbToast(); });
 }).observe(document.documentElement, {childList: true, subtree: true});
 const kbReachable = async () => {
   try {
@@ -107,11 +107,12 @@ const kbCheck = async () => {
 setInterval(() => { if (document.visibilityState === 'visible') { kbCheck(); } }, 10000);
 window.addEventListener('offline', kbCheck);
 window.addEventListener('online', kbCheck);
-new MutationObserver(() => {
+// An error toast may mean the server is gone: check (the same observer as the names, above).
+const kbToast = () => {
   if (document.querySelector('.toast-body.error') && !document.body.classList.contains('kb-offline')) {
     kbCheck();
   }
-}).observe(document.documentElement, {childList: true, subtree: true});
+};
 // Inside a clinic's iframe: a chat of fixed height (a height in vh would grow with the frame
 // it sizes), and the page's height sent to the clinic's page, which may size the frame to it
 // (the README's snippet). Only a number is sent; nothing about the conversation.
