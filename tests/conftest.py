@@ -190,6 +190,10 @@ store_question = false
 [web]
 # the examples page that embeds the chat runs on another loopback port
 embed_origins = ["http://127.0.0.1:*"]
+
+[api]
+# the burst tests send dozens of questions at once from this one address
+burst = 500
 """
 
 
@@ -209,7 +213,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(tmp: Path, config_text: str = CLINIC_TOML, corpus: Path = CORPUS) -> Iterator[Server]:
+def serving(
+    tmp: Path, config_text: str = CLINIC_TOML, corpus: Path = CORPUS, **env: str
+) -> Iterator[Server]:
     """`python app.py` with ``config_text`` as its clinic file, on a free loopback port."""
     config = tmp / "ketabot.toml"
     config.write_text(config_text)
@@ -227,6 +233,7 @@ def serving(tmp: Path, config_text: str = CLINIC_TOML, corpus: Path = CORPUS) ->
                 KETABOT_HOME=str(tmp / "home"),
                 KETABOT_CORPUS=str(corpus),
                 KETABOT_FEEDBACK_FILE=str(feedback),
+                **env,
             ),
         )
     url = f"http://127.0.0.1:{port}"
@@ -240,8 +247,11 @@ def serving(tmp: Path, config_text: str = CLINIC_TOML, corpus: Path = CORPUS) ->
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The real chat server, started the way a clinic starts it, on a free loopback port."""
-    with serving(tmp_path_factory.mktemp("server")) as running:
+    """The real chat server, started the way a clinic starts it, on a free loopback port.
+
+    Its log is JSON lines, the option a clinic's log collector would choose.
+    """
+    with serving(tmp_path_factory.mktemp("server"), KETABOT_LOG_FORMAT="json") as running:
         yield running
 
 

@@ -251,3 +251,43 @@ def test_the_direct_api_is_bounded_and_an_emergency_still_gets_through(server):
     assert all(r[0] in (200, 503) for r in results)
     emergencies = results[40:]
     assert all(r[0] == 200 and r[2]["data"][0]["kind"] == "emergency" for r in emergencies)
+
+
+def _run(guard, path, body, client="198.51.100.7"):
+    import asyncio
+
+    sent = []
+    request = {**scope(path, "POST"), "client": (client, 50000)}
+
+    async def receive():
+        return {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(guard(request, receive, send))
+    status = sent[0]["status"]
+    headers = dict(sent[0]["headers"])
+    return status, headers, json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+def test_a_client_over_its_limit_is_told_to_wait_but_an_emergency_gets_through(tmp_path):
+    from ketabot.web.calls import Endpoint
+
+    async def gradio(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"data": [{"kind": "answer"}]}'})
+
+    def urgent(question, history):
+        return {"kind": "emergency"} if "breathe" in question else None
+
+    settings = make_settings(tmp_path, api={"requests_per_minute": 1, "burst": 1})
+    endpoints = Endpoints([Endpoint(0, "ask", 2, 1, True)])
+    guard = Guard(gradio, settings=settings, endpoints=endpoints, urgent=urgent)
+    ask = "/gradio_api/run/ask"
+    assert _run(guard, ask, {"data": ["What is CRPS?"]})[0] == 200
+    status, headers, body = _run(guard, ask, {"data": ["What is CRPS?"]})
+    assert status == 429 and int(headers[b"retry-after"]) >= 1
+    assert body["error"]["code"] == "rate_limited"
+    assert _run(guard, ask, {"data": ["I can't breathe"]})[2] == {"data": [{"kind": "emergency"}]}
+    assert _run(guard, ask, {"data": ["What is CRPS?"]}, client="203.0.113.5")[0] == 200

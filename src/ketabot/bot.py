@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from ketabot.answer import Candidate, Composer, answer_threshold
 from ketabot.config import Settings, load_settings
@@ -26,7 +27,7 @@ from ketabot.replies import Replies
 from ketabot.retrieval import Retrieval, Retriever
 from ketabot.safety import Signals, Triage, decide
 from ketabot.suggestions import Suggestions, read_questions
-from ketabot.timing import stage
+from ketabot.timing import Recorder, stage
 from ketabot.types import Kind, Passage, Query, Reason, Reply, Verdict
 
 log = logging.getLogger("ketabot")
@@ -46,6 +47,20 @@ class Trace:
     def best_sentence(self) -> float:
         """The best quotable sentence's score, or 0 when none was scored."""
         return max((c.score for c in self.candidates), default=0.0)
+
+
+class Observer(Protocol):
+    """Told how long each stage took and which reply each question got (``/metrics``).
+
+    Never the question: an observer sees the reply's kind and reason through ``reply``,
+    and must not keep its text.
+    """
+
+    def stages(self, seconds: Mapping[str, float]) -> None:
+        """Seconds spent in each stage of one step of one question."""
+
+    def replied(self, reply: Reply, seconds: float) -> None:
+        """A reply was given, ``seconds`` after its question arrived."""
 
 
 def route(trace: Trace, settings: Settings) -> Kind:
@@ -84,6 +99,7 @@ class Bot:
         self._suggestions: Suggestions | None = None
         self._lock = threading.Lock()
         self._checked = time.monotonic()
+        self.observers: list[Observer] = []
 
     @classmethod
     def ready(cls, settings: Settings, say: Callable[[str], None] = print) -> Bot:
@@ -111,6 +127,11 @@ class Bot:
                 )
                 self._suggestions = None  # they were checked against the old index
             return self._retriever
+
+    def generation(self) -> str | None:
+        """The index generation open for reading, or ``None`` before it is opened."""
+        retriever = self._retriever
+        return None if retriever is None else retriever.snapshot.generation
 
     def _replaced(self, retriever: Retriever) -> bool:
         """Whether an ingest (in any process) made another generation active since it opened.
@@ -147,14 +168,21 @@ class Bot:
             self._retriever = None
             self._suggestions = None
 
-    def query(self, question: object, history: History | None = None) -> Query:
-        """``question`` after ``history`` as the one value every stage reads."""
+    def query(
+        self, question: object, history: History | None = None, language: str | None = None
+    ) -> Query:
+        """``question`` after ``history`` as the one value every stage reads.
+
+        ``language`` ("en" or "es"), when the caller knows the patient's, settles a close
+        call of the language detector; the question's own words still decide a clear one.
+        """
         return build_query(
             question,
             history,
             self.embedder,
             max_chars=self.settings.input.max_question_chars,
             max_turns=self.settings.input.max_history_turns,
+            language=language,
         )
 
     def prime(self, asked: Iterable[tuple[object, History | None]]) -> None:
@@ -171,35 +199,82 @@ class Bot:
         ]
         self.embedder.embed(list(dict.fromkeys(texts)))
 
-    def ask(self, question: object, history: History | None = None) -> Reply:
+    def ask(
+        self, question: object, history: History | None = None, language: str | None = None
+    ) -> Reply:
         """The reply to ``question``; ``history`` holds earlier turns, oldest first."""
         started = time.perf_counter()
-        return self.answer(self.query(question, history), started)
+        with self._timed():
+            reply = self._answer(self.query(question, history, language))
+        return self._done(reply, started)
 
     def answer(self, query: Query, started: float | None = None) -> Reply:
         """The reply to a query already built (:meth:`query`), as :meth:`ask` gives it."""
         started = time.perf_counter() if started is None else started
-        if query.problem is not None:
-            reply = self.replies.error(query.question, query.problem)
-        else:
-            reply = self.reply(self.trace(query))
-        return _logged(reply, started)
+        with self._timed():
+            reply = self._answer(query)
+        return self._done(reply, started)
 
-    def urgent(self, query: Query) -> Reply | None:
-        """The emergency reply when the triage alone says it is one, else ``None``.
+    def first_look(
+        self, question: object, history: History | None = None, language: str | None = None
+    ) -> tuple[Query, Reply | None]:
+        """The question's query, and its reply when the triage alone says it is an emergency.
 
-        The same decision :meth:`answer` makes first, without retrieval: the web page asks it
-        outside its answer queue, so an emergency never waits behind answers, nor is turned
-        away when the queue is full; the query it built is then answered in the queue.
+        The same decision :meth:`answer` makes first, without retrieval: the web page and the
+        JSON API ask it apart from their answer queues, so an emergency never waits behind
+        answers, nor is turned away when they are full; the query is then answered there.
         """
         started = time.perf_counter()
+        with self._timed():
+            query = self.query(question, history, language)
+            reply = self._urgent(query)
+        return query, None if reply is None else self._done(reply, started)
+
+    def urgent(self, query: Query) -> Reply | None:
+        """The emergency reply for a query already built, else ``None`` (:meth:`first_look`)."""
+        started = time.perf_counter()
+        with self._timed():
+            reply = self._urgent(query)
+        return None if reply is None else self._done(reply, started)
+
+    def _answer(self, query: Query) -> Reply:
+        if query.problem is not None:
+            return self.replies.error(query.question, query.problem)
+        return self.reply(self.trace(query))
+
+    def _urgent(self, query: Query) -> Reply | None:
         if query.problem is not None:
             return None
         with stage("triage"):
             verdict = decide(self.triage.signals(query), self.settings)
         if verdict.kind is not Kind.EMERGENCY:
             return None
-        return _logged(self.replies.for_verdict(query.text, verdict, query.language), started)
+        return self.replies.for_verdict(query.text, verdict, query.language)
+
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
+        """Record the stages run inside, and tell the observers (when there are any)."""
+        if not self.observers:
+            yield
+            return
+        with Recorder().active() as recorder:
+            yield
+        for observer in self.observers:
+            observer.stages(recorder.seconds)
+
+    def _done(self, reply: Reply, started: float) -> Reply:
+        seconds = time.perf_counter() - started
+        # Only the shape of the reply is logged: patients type their own health details.
+        log.info(
+            "reply kind=%s reason=%s citations=%d ms=%.0f",
+            reply.kind.value,
+            reply.reason.value if reply.reason else None,
+            len(reply.citations),
+            seconds * 1000,
+        )
+        for observer in self.observers:
+            observer.replied(reply, seconds)
+        return reply
 
     def search(self, question: str, limit: int = 10) -> list[Passage]:
         """The ranked passages the bot would read for ``question`` (for evaluation)."""
@@ -279,41 +354,31 @@ class Bot:
         return self.replies.not_found(query.text, query.language, offered)
 
 
-def _logged(reply: Reply, started: float) -> Reply:
-    # Only the shape of the reply is logged: patients type their own health details.
-    log.info(
-        "reply kind=%s reason=%s citations=%d ms=%.0f",
-        reply.kind.value,
-        reply.reason.value if reply.reason else None,
-        len(reply.citations),
-        (time.perf_counter() - started) * 1000,
-    )
-    return reply
-
-
 def _best(candidates: tuple[Candidate, ...]) -> float:
     return max((c.score for c in candidates), default=0.0)
 
 
-def safe_ask(bot: Bot, question: Any, history: History | None = None) -> Reply:
+def safe_ask(
+    bot: Bot, question: Any, history: History | None = None, language: str | None = None
+) -> Reply:
     """``bot.ask`` for the edges (CLI, web): an unexpected failure becomes a friendly reply.
 
     One failed question never stops the rest: the CLI answers the next line, the web
     server keeps serving. Only the exception's type is logged, never the question.
     """
     try:
-        return bot.ask(question, history)
+        return bot.ask(question, history, language)
     except HistoryError:
         log.warning("history was not a list of earlier turns: answered without it")
-        return safe_ask(bot, question, None)
+        return safe_ask(bot, question, None, language)
     except Exception as exc:  # the edge: anything unexpected becomes a friendly reply
         return _internal_error(bot, question, exc)
 
 
-def safe_answer(bot: Bot, query: Query) -> Reply:
+def safe_answer(bot: Bot, query: Query, started: float | None = None) -> Reply:
     """``bot.answer`` for the edges, as :func:`safe_ask` is for ``bot.ask``."""
     try:
-        return bot.answer(query)
+        return bot.answer(query, started)
     except Exception as exc:  # the edge: anything unexpected becomes a friendly reply
         return _internal_error(bot, query.question, exc)
 

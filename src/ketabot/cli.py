@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ketabot.config import Settings, load_settings
 from ketabot.errors import KetabotError
+from ketabot.logs import configure as configure_logs
 
 if TYPE_CHECKING:
     from ketabot.bot import Bot
@@ -36,15 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     # A server logs one line per reply (its shape only, never the question).
-    logging.basicConfig(
-        level=logging.INFO if args.verbose or args.command == "serve" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Gradio's HTTP client and uvicorn would log every request (with the client's address).
-    for noisy in ("httpx", "uvicorn.access", "uvicorn.error"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    level = logging.INFO if args.verbose or args.command == "serve" else logging.WARNING
+    configure_logs(level)
     try:
         settings = load_settings(**_overrides(args))
+        configure_logs(level, settings.log_format)
         result: int = args.func(args, settings)
         return result
     except KetabotError as exc:

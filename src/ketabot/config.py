@@ -249,6 +249,38 @@ class Web(BaseModel):
         return value
 
 
+class Api(BaseModel):
+    """The JSON API at ``/api/v1`` (``[api]``): its workers and its fair-use limit."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    workers: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Threads answering API questions at once; 0: four per CPU core (while "
+        "one waits for the embedding model, which encodes waiting questions together, "
+        "another runs).",
+    )
+    max_waiting: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        description="API questions allowed to wait for a worker; above it the emergency check "
+        "still answers an emergency and the rest are told to retry (503).",
+    )
+    requests_per_minute: int = Field(
+        60,
+        ge=0,
+        le=100_000,
+        description="Questions one client may ask per minute, on average (0: no limit). A "
+        "client is known only by a salted hash of its address that changes daily.",
+    )
+    burst: int = Field(
+        20, ge=1, le=10_000, description="Questions one client may ask at once before the limit."
+    )
+
+
 class Settings(BaseSettings):
     """ketabot's settings: ``KETABOT_<NAME>``, ``KETABOT_<SECTION>__<NAME>`` or ``ketabot.toml``."""
 
@@ -279,13 +311,24 @@ class Settings(BaseSettings):
         "(seconds; 0: before every question). An ingest is then answered from without restart.",
     )
     feedback_file: Path = Field(
-        Path(".ketabot/feedback.jsonl"), description="Where feedback is stored."
+        Path(".ketabot/feedback.jsonl"),
+        description="Feedback file of earlier versions: imported into the database once.",
+    )
+    database_url: str = Field(
+        "",
+        description="Where feedback is kept: an SQLAlchemy URL such as "
+        "postgresql+psycopg://user@host/db for replicas on several hosts; empty: an SQLite "
+        "file in the home folder (safe for several processes on one host).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text or as one JSON object each (never a question)."
     )
 
     input: Input = Field(default_factory=Input, description="Limits on questions.")
     retrieval: Retrieval = Field(description="Search and quoting.")
     triage: Triage = Field(description="The semantic safety backstops.")
     web: Web = Field(default_factory=Web, description="The chat page's server.")
+    api: Api = Field(default_factory=Api, description="The JSON API.")
     clinic: Clinic = Field(default_factory=Clinic, description="The clinic's own details.")
 
     @classmethod
@@ -345,7 +388,7 @@ def _origin(loc: tuple[Any, ...], overrides: dict[str, Any]) -> str:
 def _problem(err: Any, overrides: dict[str, Any]) -> str:
     """One validation error in words, pointing a pre-sections setting to its new section."""
     name = ".".join(str(p) for p in err["loc"])
-    for section in (Input, Retrieval, Triage, Web):
+    for section in (Input, Retrieval, Triage, Web, Api):
         if err["type"] == "extra_forbidden" and name in section.model_fields:
             key = section.__name__.lower()
             return f"{name}: settings are in sections now; move it under [{key}]"

@@ -94,6 +94,8 @@ class Pointer:
     previous: str | None
     embed_model: str
     embed_dim: int
+    ingest_seconds: float | None = None
+    """How long the ingest that made ``active`` took (not recorded before version 0.2)."""
 
 
 SENTENCES = "-sentences"
@@ -192,6 +194,7 @@ class Index:
             previous=str(meta["previous"]) if meta.get("previous") else None,
             embed_model=str(meta.get("embed_model", "")),
             embed_dim=int(meta.get("embed_dim", 0)),
+            ingest_seconds=_seconds(meta.get("ingest_seconds")),
         )
 
     def open(self, embedder: Embedder) -> Snapshot:
@@ -237,7 +240,7 @@ class Index:
             self._remove_orphans(pointer)
         else:
             generation = self._build(old, kept, added, embedder, progress)
-            self._flip(generation, pointer, embedder)
+            self._flip(generation, pointer, embedder, time.perf_counter() - started)
         return IngestReport(
             documents=len({chunk.doc_id for chunk in chunks}),
             chunks=len(desired),
@@ -336,12 +339,15 @@ class Index:
             if self._generation(part) is not None:
                 self.client.delete_collection(part)
 
-    def _flip(self, generation: str, pointer: Pointer | None, embedder: Embedder) -> None:
+    def _flip(
+        self, generation: str, pointer: Pointer | None, embedder: Embedder, seconds: float
+    ) -> None:
         meta: dict[str, Any] = {
             "active": generation,
             "previous": pointer.active if pointer else "",
             "embed_model": embedder.name,
             "embed_dim": embedder.dimension,
+            "ingest_seconds": round(seconds, 3),
             "updated": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         collection = self.client.get_or_create_collection(
@@ -481,3 +487,7 @@ def _copy(old: Collection, new: Collection, ids: list[str]) -> None:
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -4,7 +4,8 @@ py3langid (a maintained fork of langid.py, its model inside the package, nothing
 downloaded) ranks a few languages patients of US clinics write in. Short questions
 are hard to tell apart, so a question is called another language only when the
 detector is sure and it has a few words; otherwise English and Spanish are weighed
-against each other, and English wins a close call (the sources are English).
+against each other, and English wins a close call (the sources are English) unless the
+caller says the patient writes Spanish (the JSON API's ``language``): then a tie is Spanish.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ _RANKED = ["en", "es", "fr", "de", "pt", "it", "zh", "vi", "ko", "ar", "ru", "tl
 _OTHER_SURE = 0.9
 _OTHER_MIN_WORDS = 3
 _SPANISH_SURE = 0.7
+# With the caller's word that the patient writes Spanish, a tie is enough.
+_SPANISH_PREFERRED = 0.5
 
 
 @cache
@@ -30,15 +33,25 @@ def _identifier() -> Any:
     return identifier
 
 
-def detect(text: str) -> str:
-    """The language of ``text`` (plain, checked text): "en", "es" or "other"."""
+def supported(tag: str) -> str | None:
+    """The supported language a tag such as "es-MX" names, or ``None``."""
+    primary = tag.strip().split("-")[0].split("_")[0].lower()
+    return primary if primary in SUPPORTED else None
+
+
+def detect(text: str, prefer: str | None = None) -> str:
+    """The language of ``text`` (plain, checked text): "en", "es" or "other".
+
+    ``prefer`` ("en" or "es") is the caller's word for the patient's language.
+    """
     ranked = dict(_identifier().rank(text))
     best = max(ranked, key=lambda code: ranked[code])
     sure = ranked[best] >= _OTHER_SURE and len(text.split()) >= _OTHER_MIN_WORDS
     if best not in SUPPORTED and sure:
         return OTHER
     spanish = ranked["es"] / ((ranked["es"] + ranked["en"]) or 1.0)
-    return "es" if spanish >= _SPANISH_SURE else "en"
+    sure_enough = _SPANISH_PREFERRED if prefer == "es" else _SPANISH_SURE
+    return "es" if spanish >= sure_enough else "en"
 
 
 def warm() -> None:

@@ -42,8 +42,12 @@ def build_query(
     *,
     max_chars: int,
     max_turns: int,
+    language: str | None = None,
 ) -> Query:
-    """The query for ``question`` after ``history`` (earlier turns, oldest first)."""
+    """The query for ``question`` after ``history`` (earlier turns, oldest first).
+
+    ``language``, the patient's language when the caller knows it, settles a close call.
+    """
     text, problem = check_question(question, max_chars)
     if problem is not None:
         none = _no_vector(embedder)
@@ -67,7 +71,7 @@ def build_query(
         history=turns,
         previous=normalize(turns[-1]) if turns else "",
         follow_up=follow_up,
-        language=detect(text),
+        language=detect(text, prefer=language),
     )
 
 

@@ -1,8 +1,10 @@
-"""Per-stage timings of the real query path, for ``ketabot bench``.
+"""Per-stage timings of the real query path, for ``ketabot bench`` and ``/metrics``.
 
 The bot marks its stages with ``with stage("dense"):``. Nothing is
 recorded unless a :class:`Recorder` is active in the current context, so
-the marks cost a context-variable lookup in production.
+the marks cost a context-variable lookup where nobody reads them. Recorders
+nest: the bot records each question's stages for its metrics, and a bench
+recording around it still sees them.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ class Recorder:
     @contextmanager
     def active(self) -> Iterator[Recorder]:
         """Record the stages run inside this block."""
+        outer = _active.get()
         token = _active.set(self)
         try:
             yield self
         finally:
             _active.reset(token)
+            if outer is not None:
+                for name, seconds in self.seconds.items():
+                    outer.seconds[name] = outer.seconds.get(name, 0.0) + seconds
 
 
 @contextmanager

@@ -217,8 +217,7 @@ def _urgent(bot: Bot, message: Any, history: Any) -> tuple[Query | None, Reply |
     here leaves the question to the queued answer, which has its own.
     """
     try:
-        query = bot.query(message, _typed(history))
-        return query, bot.urgent(query)
+        return bot.first_look(message, _typed(history))
     except Exception as exc:  # the edge: the queued step still answers, with the disclaimer
         log.error("emergency check failed: %s", type(exc).__name__)
         return None, None

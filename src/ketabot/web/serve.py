@@ -21,15 +21,21 @@ from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount, Route
 
 from ketabot.bot import Bot
 from ketabot.config import Settings, config_path
 from ketabot.errors import ServeError
+from ketabot.metrics import Metrics
 from ketabot.replies import page_words
+from ketabot.web import ops
+from ketabot.web.api import PREFIX, create_api
 from ketabot.web.app import create_app, urgent_json
 from ketabot.web.calls import Endpoints
-from ketabot.web.guard import Guard, Urgent
+from ketabot.web.guard import Guard, cors
+from ketabot.web.lanes import Lanes
 from ketabot.web.render import tel_link
 
 log = logging.getLogger("ketabot")
@@ -55,8 +61,6 @@ THEME = gr.themes.Soft(
     body_text_color_subdued_dark="*neutral_300",
 )
 WARM_UP = "How does ketamine work for nerve pain?"
-# The process is alive: for load balancers, and for the page to tell "offline" from "slow".
-HEALTH = "/healthz"
 # The page's own behaviour (counter, [n] links, labels, offline notice); its words come
 # from ``window.kbWords``, set in the page head in the clinic's language.
 PAGE_SCRIPT = (STATIC / "ketabot.js").read_text(encoding="utf-8")
@@ -70,8 +74,10 @@ def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
     say(f"Clinic settings from {chosen}" if chosen else "No clinic config file: the defaults")
     bot = Bot.ready(settings, say=say)
     bot.ask(WARM_UP)  # every path once, before the first patient
+    metrics = Metrics()
+    bot.observers.append(metrics)
     app = create_app(bot, settings)
-    url = launch(app, settings, urgent=partial(urgent_json, bot))
+    url = launch(app, settings, bot, metrics)
     say(f"ketabot is ready at {url} ({time.perf_counter() - started:.1f} s after start)")
     with contextlib.suppress(KeyboardInterrupt):
         app.block_thread()
@@ -86,13 +92,29 @@ def check_address(host: str, port: int) -> None:
         raise ServeError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def launch(app: gr.Blocks, settings: Settings, urgent: Urgent | None = None) -> str:
-    """Start serving the page with the health-page defaults; returns its URL, does not block.
+def launch(app: gr.Blocks, settings: Settings, bot: Bot, metrics: Metrics) -> str:
+    """Serve the page, the JSON API and the operations routes; returns the URL, does not block.
 
-    ``urgent`` answers an API emergency that arrives while the API is at its bound.
+    The health-page defaults: no analytics, no monitoring page, no run history, no share
+    links, no uploads, a bounded queue, and the guard (:mod:`ketabot.web.guard`) in front.
     """
     app.queue(default_concurrency_limit=settings.web.concurrency, max_size=settings.web.queue_size)
-    guard = Middleware(Guard, settings=settings, endpoints=Endpoints.of(app), urgent=urgent)
+    lanes = Lanes(settings)
+    metrics.watch_waiting("api", lanes.waiting)
+    # Given when the server app is made, so they answer from its first request, ahead of
+    # Gradio's own routes (none of which may answer for the API's paths).
+    routes = [
+        Mount(PREFIX, app=create_api(bot, settings, metrics, lanes)),
+        *ops.routes(bot, metrics),
+        *_web_component_script(),
+    ]
+    guard = Middleware(
+        Guard,
+        settings=settings,
+        endpoints=Endpoints.of(app),
+        urgent=partial(urgent_json, bot),
+        metrics=metrics,
+    )
     server, url, _ = app.launch(
         server_name=settings.web.host,
         server_port=settings.web.port,
@@ -111,21 +133,28 @@ def launch(app: gr.Blocks, settings: Settings, urgent: Urgent | None = None) -> 
         theme=THEME,
         css=CSS,
         head=_head(settings),
-        # Starlette builds its middleware when the app is created, so the guard goes in here.
-        app_kwargs={"middleware": [guard]},
+        # Starlette builds its middleware when the app is created, so the guard goes in here;
+        # CORS outside it, so a browser can read the guard's refusals too.
+        app_kwargs={"middleware": [cors(settings), guard], "routes": routes},
     )
-    _serve_web_component_script(server)
-    server.add_api_route(HEALTH, _alive, methods=["GET"], include_in_schema=False)
+    _without_gradio_cors(server)
     return str(url)
 
 
-async def _alive() -> Response:
-    return Response(
-        '{"status":"ok"}', media_type="application/json", headers={"Cache-Control": "no-store"}
-    )
+def _without_gradio_cors(server: Any) -> None:
+    """Leave cross-origin rules to ours (:func:`~ketabot.web.guard.cors`) alone.
+
+    Gradio adds its own CORS middleware outside the app's, and it answers every preflight
+    itself and lets any site in once the server has a public host name. Starlette builds
+    the middleware stack on the first request; set to ``None`` it is built again, without.
+    """
+    kept = [m for m in server.user_middleware if m.cls.__name__ != "CustomCORSMiddleware"]
+    if len(kept) != len(server.user_middleware):
+        server.user_middleware = kept
+        server.middleware_stack = None
 
 
-def _serve_web_component_script(server: Any) -> None:
+def _web_component_script() -> list[Route]:
     """``/gradio.js``: the script behind ``<gradio-app>``, from this server, not a CDN.
 
     Gradio ships it with its front end but serves only the hashed asset it loads; a
@@ -135,13 +164,13 @@ def _serve_web_component_script(server: Any) -> None:
     script = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
     if not script.is_file():
         log.warning("Gradio's web-component script is missing; use the <iframe> embed")
-        return
+        return []
     body = script.read_bytes()
 
-    async def gradio_js() -> Response:
+    async def gradio_js(request: Request) -> Response:
         return Response(body, media_type="text/javascript")
 
-    server.add_api_route("/gradio.js", gradio_js, methods=["GET"], include_in_schema=False)
+    return [Route("/gradio.js", gradio_js, methods=["GET"])]
 
 
 def _head(settings: Settings) -> str:
@@ -168,6 +197,6 @@ def _script_words(settings: Settings) -> dict[str, str]:
     keys = ("count_near", "count_over", "helpful", "not_helpful", "reply_name", "question_name")
     return {
         **{key: words[key] for key in keys},
-        "health": HEALTH.lstrip("/"),
+        "health": ops.HEALTH.lstrip("/"),
         "offline_html": f"<p><strong>{lines[0]}</strong> {' '.join(lines[1:])}</p>",
     }
