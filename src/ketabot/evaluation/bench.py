@@ -10,7 +10,10 @@ machine are for people to read, not for CI to gate on.
 * scale: the same query path over synthetic corpora of 10,000 and 100,000
   chunks (random vectors, real sentences), with the plain LangChain retrieval
   on the same collection for comparison, and memory;
-* HTTP: 1, 4 and 16 concurrent ``gradio_client`` callers against the real server.
+* HTTP: 1, 4 and 16 concurrent ``gradio_client`` callers against the real server, then
+  1, 4, 16 and 64 concurrent clients of the JSON API (``POST /api/v1/ask``, keep-alive
+  connections from a lean asyncio client, so the load costs the shared CPU little), each
+  request a different question so no cache answers it; and the server's memory.
 """
 
 from __future__ import annotations
@@ -268,8 +271,13 @@ def _baseline_retrieval(bot: Any, embedder: Any, questions: Sequence[str]) -> di
 # ---------------------------------------------------------------- HTTP
 
 
-def http(settings: Settings, questions: Sequence[str], callers: Sequence[int] = (1, 4, 16)) -> Row:
-    """Start the real server; time to first answer, then N concurrent gradio_client callers."""
+def http(
+    settings: Settings,
+    questions: Sequence[str],
+    callers: Sequence[int] = (1, 4, 16),
+    clients: Sequence[int] = (1, 4, 16, 64),
+) -> Row:
+    """Start the real server: time to first answer, Gradio's callers, the JSON API's clients."""
     from gradio_client import Client
 
     port = free_port()
@@ -288,11 +296,66 @@ def http(settings: Settings, questions: Sequence[str], callers: Sequence[int] = 
         row: Row = {"start_to_first_answer_s": time.perf_counter() - started, "callers": {}}
         for n in callers:
             row["callers"][str(n)] = _load(url, questions, n)
+        row["json_api"] = {str(n): json_api_load(port, questions, n) for n in clients}
         row.update(rss_mb(process.pid))
         return row
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def json_api_load(port: int, questions: Sequence[str], clients: int, requests: int = 256) -> Row:
+    """``clients`` concurrent keep-alive clients asking ``requests`` different questions."""
+    import asyncio
+
+    per_client = max(8, requests // clients)
+    times: list[float] = []
+    statuses: dict[str, int] = {}
+
+    async def client(offset: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for i in range(per_client):
+                question = questions[(offset * per_client + i) % len(questions)]
+                begun = time.perf_counter()
+                status = await _post(reader, writer, port, {"question": question})
+                times.append((time.perf_counter() - begun) * 1000)
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+        finally:
+            writer.close()
+
+    async def all_clients() -> float:
+        begun = time.perf_counter()
+        await asyncio.gather(*(client(n) for n in range(clients)))
+        return time.perf_counter() - begun
+
+    wall = asyncio.run(all_clients())
+    return {
+        "requests": len(times),
+        "per_s": len(times) / wall,
+        "statuses": statuses,
+        **percentiles(times),
+    }
+
+
+async def _post(reader: Any, writer: Any, port: int, body: Row) -> int:
+    """One HTTP/1.1 POST on a kept-alive connection; returns the status, reads the body."""
+    payload = json.dumps(body).encode()
+    writer.write(
+        b"POST /api/v1/ask HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (port, len(payload), payload)
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    await reader.readexactly(length)
+    return status
 
 
 def _load(url: str, questions: Sequence[str], callers: int, per_caller: int = 8) -> Row:
@@ -341,8 +404,9 @@ def run(
     questions: Sequence[str],
     sizes: Sequence[int],
     say: Callable[[str], None] = print,
+    only: Sequence[str] = (),
 ) -> Row:
-    """Every section, in order, printing as it goes."""
+    """Every section (or those named in ``only``), in order, printing as it goes."""
     result: Row = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     sections: list[tuple[str, Callable[[], Row]]] = [
         ("cold_start", lambda: cold_start(settings)),
@@ -355,17 +419,34 @@ def run(
         ("http", lambda: http(settings, questions)),
     ]
     for name, measure in sections:
+        if only and not any(name.startswith(wanted) for wanted in only):
+            continue
         say(f"[bench] {name} ...")
         started = time.perf_counter()
         result[name] = measure()
         say(f"[bench] {name} done in {time.perf_counter() - started:.0f} s")
-    result["serving_memory"] = {"peak_rss_mb": result["http"]["peak_rss_mb"]}
+    if "http" in result:
+        result["serving_memory"] = {"peak_rss_mb": result["http"]["peak_rss_mb"]}
     return result
 
 
 def table(r: Row) -> str:
-    """The bench result as text tables."""
-    cold, ingest, query = r["cold_start"], r["ingest"], r["query"]
+    """The bench result as text tables, for the sections it has."""
+    parts = [
+        part(r)
+        for key, part in (
+            ("cold_start", _cold_table),
+            ("ingest", _ingest_table),
+            ("query", _query_table),
+            ("http", _http_table),
+        )
+        if key in r
+    ]
+    return "\n".join(parts)
+
+
+def _cold_table(r: Row) -> str:
+    cold = r["cold_start"]
     lines = [
         "Cold start (a new process, up to its first answer)",
         f"  process start to first answer      {cold['first_answer_s']:.1f} s",
@@ -375,14 +456,26 @@ def table(r: Row) -> str:
         f"    building the Bot (model, Chroma) {cold['load_model_s']:.1f} s",
         f"    opening the index (BM25 built)   {cold['open_index_s']:.1f} s",
         f"    the first answer                 {cold['first_ask_s']:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def _ingest_table(r: Row) -> str:
+    ingest = r["ingest"]
+    lines = [
         "Ingest (real corpus)",
         f"  ingest                             {ingest['ingest_chunks_per_s']:.1f} chunks/s "
         f"({ingest['chunks']} chunks, each also embedded sentence by sentence)",
         f"  raw SentenceTransformer.encode     {ingest['raw_encode_chunks_per_s']:.1f} chunks/s",
         f"  re-ingest unchanged                {ingest['reingest_s']:.2f} s, "
         f"{ingest['reingest_added']} embedded",
-        "Query latency by stage, ms (p50 / p95), education questions (every stage runs)",
     ]
+    return "\n".join(lines)
+
+
+def _query_table(r: Row) -> str:
+    query = r["query"]
+    lines = ["Query latency by stage, ms (p50 / p95), education questions (every stage runs)"]
     scales = sorted(k for k in r if k.startswith("scale_"))
     header = f"  {'stage':16}{'real corpus':>16}" + "".join(
         f"{r[k]['chunks']:>14,} ch." for k in scales
@@ -408,8 +501,12 @@ def table(r: Row) -> str:
             f"{s['open_s']:.1f} s, RSS {s['rss_mb']:.0f} MiB "
             f"(+{s['rss_growth_mb']:.0f} MiB for the index)"
         )
+    return "\n".join(lines)
+
+
+def _http_table(r: Row) -> str:
     h = r["http"]
-    lines += [
+    lines = [
         "Over HTTP (gradio_client, real server)",
         f"  python app.py to first answer      {h['start_to_first_answer_s']:.1f} s",
     ]
@@ -417,6 +514,14 @@ def table(r: Row) -> str:
         lines.append(
             f"  {n:>2} concurrent callers            {row['per_s']:.1f} req/s, "
             f"p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms ({row['requests']} requests)"
+        )
+    lines.append("JSON API (POST /api/v1/ask, keep-alive clients, a different question each)")
+    for n, row in h.get("json_api", {}).items():
+        others = sum(v for k, v in row["statuses"].items() if k != "200")
+        lines.append(
+            f"  {n:>2} concurrent clients            {row['per_s']:.1f} req/s, "
+            f"p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms ({row['requests']} requests"
+            + (f", {others} not 200)" if others else ")")
         )
     lines.append(f"  server peak RSS                    {h['peak_rss_mb']:.0f} MiB")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ import gradio as gr
 
 from ketabot.bot import Bot, safe_answer, safe_ask
 from ketabot.config import Settings
-from ketabot.feedback import FeedbackStore, ReplyFacts
+from ketabot.feedback import FeedbackStore, ReplyFacts, database_url
 from ketabot.replies import page_words
 from ketabot.types import Query, Reply, ReplyJSON
 from ketabot.web.render import (
@@ -68,7 +68,10 @@ def create_app(bot: Bot, settings: Settings | None = None) -> gr.Blocks:
     page = Page(dial, page_words(clinic.language))
     words = page.words
     store = FeedbackStore(
-        settings.feedback_file, enabled=clinic.store_feedback, store_question=clinic.store_question
+        database_url(settings),
+        enabled=clinic.store_feedback,
+        store_question=clinic.store_question,
+        legacy_file=settings.feedback_file,
     )
     with gr.Blocks(title=clinic.page_title, analytics_enabled=False, fill_height=True) as app:
         _header(settings, words)
