@@ -238,3 +238,23 @@ def test_an_index_missing_some_sentence_vectors_is_completed_by_the_next_ingest(
     snapshot = index.open(hash_embedder)
     assert set(snapshot.sentence_vectors(context)) == set(context)
     assert len(hash_embedder.embedded) == len(context)  # only the missing ones were embedded
+
+
+def test_vectors_read_once_from_a_generation_are_kept_within_a_bound():
+    import numpy as np
+
+    from ketabot.index import VectorCache
+
+    reads = []
+
+    def read(keys):
+        reads.append(list(keys))
+        return {k: np.full(2, float(len(k)), dtype=np.float32) for k in keys if k != "gone"}
+
+    cache = VectorCache(size=3)
+    assert set(cache.get(["a", "bb", "gone"], read)) == {"a", "bb"}
+    assert set(cache.get(["a", "bb", "ccc"], read)) == {"a", "bb", "ccc"}
+    assert reads == [["a", "bb", "gone"], ["ccc"]]  # only what was not kept yet
+    cache.get(["dddd"], read)  # over the bound: the least recently used ("a") goes
+    cache.get(["a"], read)
+    assert reads[-1] == ["a"]

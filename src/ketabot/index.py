@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,6 +125,9 @@ class Snapshot:
         self.by_id = {chunk.id: chunk for chunk in chunks}
         self._collection = collection
         self._sentences = sentences
+        # A generation never changes: what was read from it once can be kept.
+        self._chunk_vectors = VectorCache()
+        self._sentence_vectors = VectorCache()
 
     def dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """The ``k`` nearest chunks and their cosine similarity (higher is more similar)."""
@@ -139,15 +144,49 @@ class Snapshot:
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of some chunks (for lexical hits that dense search missed)."""
+        collection = self._collection
         with _generation_gone(self.generation):
-            return _vectors(self._collection, ids)
+            return self._chunk_vectors.get(ids, lambda missing: _vectors(collection, missing))
 
     def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by :func:`sentence_keys`; empty for an older index."""
-        if self._sentences is None:
+        sentences = self._sentences
+        if sentences is None:
             return {}
         with _generation_gone(self.generation):
-            return _vectors(self._sentences, keys)
+            return self._sentence_vectors.get(keys, lambda missing: _vectors(sentences, missing))
+
+
+class VectorCache:
+    """Vectors read from one generation, the most recently used kept (a bounded number).
+
+    Reading a question's candidate sentences from Chroma took 4-5 ms a time, twice per
+    question; a clinic's corpus fits in the cache whole (50,000 vectors, about 75 MB), a
+    100,000-chunk one keeps what its questions keep asking for.
+    """
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, keys: Sequence[str], read: Callable[[list[str]], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """The vectors of ``keys`` that exist; those not kept yet come from ``read``."""
+        with self._lock:
+            found = {k: self._kept[k] for k in keys if k in self._kept}
+            for key in found:
+                self._kept.move_to_end(key)
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            fresh = read(missing)
+            found.update(fresh)
+            with self._lock:
+                self._kept.update(fresh)
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+        return found
 
 
 @contextlib.contextmanager

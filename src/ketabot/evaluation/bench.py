@@ -391,6 +391,8 @@ def _env(settings: Settings) -> dict[str, str]:
         KETABOT_HOME=str(settings.home),
         KETABOT_CORPUS=str(settings.corpus),
         KETABOT_FEEDBACK_FILE=str(Path(tempfile.gettempdir()) / "ketabot-bench.jsonl"),
+        # Capacity, not the fair-use limit: every request comes from this one address.
+        KETABOT_API__REQUESTS_PER_MINUTE="0",
     )
     return env
 
