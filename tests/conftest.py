@@ -213,11 +213,42 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
+_INDEXED: list[Path] = []
+
+
+def indexed_home() -> Path:
+    """A home folder with the project corpus indexed by `ketabot ingest`, built once a session.
+
+    Each test server starts from a copy: building the index is the half minute of a server's
+    start that every server would otherwise spend embedding the same corpus again.
+    """
+    if not _INDEXED:
+        import atexit
+        import tempfile
+
+        home = Path(tempfile.mkdtemp(prefix="ketabot-indexed-"))
+        atexit.register(shutil.rmtree, home, True)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "ketabot"), "ingest"],
+            env=subprocess_env(KETABOT_HOME=str(home), KETABOT_CORPUS=str(CORPUS)),
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        _INDEXED.append(home)
+    return _INDEXED[0]
+
+
 @contextlib.contextmanager
 def serving(
     tmp: Path, config_text: str = CLINIC_TOML, corpus: Path = CORPUS, **env: str
 ) -> Iterator[Server]:
-    """`python app.py` with ``config_text`` as its clinic file, on a free loopback port."""
+    """`python app.py` with ``config_text`` as its clinic file, on a free loopback port.
+
+    Its index starts as a copy of the project corpus's (``corpus`` may be a copy of it that a
+    test then changes: an ingest compares by content, not by path).
+    """
+    shutil.copytree(indexed_home() / "chroma", tmp / "home" / "chroma")
     config = tmp / "ketabot.toml"
     config.write_text(config_text)
     port = free_port()

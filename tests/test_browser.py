@@ -456,7 +456,8 @@ def busy_server(tmp_path):
 
     from conftest import CLINIC_TOML, serving
 
-    with serving(tmp_path, CLINIC_TOML + "queue_size = 1\nconcurrency = 1\n") as busy:
+    config = CLINIC_TOML.replace("[web]\n", "[web]\nqueue_size = 1\nconcurrency = 1\n", 1)
+    with serving(tmp_path, config) as busy:
         stop = threading.Event()
 
         def flood():
