@@ -119,8 +119,12 @@ const kbToast = () => {
 if (window.parent !== window) {
   document.documentElement.classList.add('kb-embedded');
   let kbSent = 0;
+  let kbWatched = null;
   const kbReport = () => {
     const app = document.querySelector('.gradio-container') || document.body;
+    // The container itself, once it exists: it can grow with no change to the DOM (a style
+    // or font settling), which neither observer below would see.
+    if (app !== kbWatched) { kbWatched = app; new ResizeObserver(kbReport).observe(app); }
     const height = Math.ceil(app.getBoundingClientRect().bottom + window.scrollY + 16);
     if (Math.abs(height - kbSent) > 2) {
       kbSent = height;
