@@ -8,6 +8,7 @@ matching only; nothing normalised is ever shown or quoted.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ketabot.text import fold, unleet
 
@@ -99,6 +100,8 @@ def normalize(question: str) -> str:
     return text
 
 
+# Patients reuse the same words: each token's fix is worked out once (a pure function).
+@lru_cache(maxsize=16_384)
 def _fix_word(token: str) -> str:
     core = token.strip(".,!?;:\"'()[]")
     if not core:
