@@ -296,16 +296,24 @@ def client(server: Server):
     return Client(server.url, verbose=False)
 
 
+# tryfirst: pytest-xdist reads the groups in its own hook of the same name.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """More time for whichever test first needs every labelled case run through the bot.
+    """Timeouts and worker groups for the labelled-case run and for `make test`'s two workers.
 
-    ``eval_outcomes`` runs the 5,000-odd cases of ``eval/`` once per session (about three
+    ``eval_outcomes`` runs the 9,000-odd cases of ``eval/`` once per session (about three
     minutes on the 2-core machine, more while other work runs); the default five-minute
-    timeout is for a single test's own work.
+    timeout is for a single test's own work. Under pytest-xdist (``make test`` runs two
+    workers, ``--dist loadgroup``) a module stays on one worker, so its module and session
+    fixtures (servers, browsers) start once, and every test that reads ``eval_outcomes``
+    shares one worker, so the cases run once.
     """
     for item in items:
         if "eval_outcomes" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.timeout(900))
+            item.add_marker(pytest.mark.xdist_group("eval_outcomes"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else "-"))
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from conftest import CORPUS, make_settings
+from ketabot.corpus import load_corpus
 from ketabot.ingest import ingest
 
 
@@ -75,3 +76,38 @@ def test_ingests_killed_at_any_moment_leave_a_complete_index(tmp_path, embedder)
 
 def _contents(chunks):
     return sorted((c.id, c.text) for c in chunks)
+
+
+def test_a_bad_file_is_left_out_and_named_while_the_rest_is_indexed(tmp_path, hash_embedder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "scan.pdf").write_bytes(b"%PDF-1.4 not a real pdf")
+    (corpus / "notes.docx").write_bytes(b"not a zip at all")
+    settings = make_settings(tmp_path, corpus=corpus)
+    report = ingest(settings, embedder=hash_embedder)
+    assert report.documents == len(load_corpus(CORPUS))
+    assert [line.split(":")[0] for line in report.skipped] == [
+        str(corpus / "notes.docx"),
+        str(corpus / "scan.pdf"),
+    ]
+    assert "2 files left out" in report.summary()
+
+
+def test_when_no_file_can_be_read_the_live_index_is_unchanged(tmp_path, hash_embedder):
+    from ketabot.errors import CorpusError
+    from ketabot.index import Index, connect
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = make_settings(tmp_path, corpus=corpus)
+    ingest(settings, embedder=hash_embedder)
+    index = Index(connect(settings), settings.collection)
+    before = index.pointer()
+    for path in corpus.iterdir():
+        path.unlink()
+    (corpus / "scan.pdf").write_bytes(b"%PDF-1.4 not a real pdf")
+    (corpus / "huge.md").write_text("---\nid: huge\ntitle: Huge\n---\n\n" + "Words here. " * 300)
+    tiny = make_settings(tmp_path, corpus=corpus, max_document_mb=0.001)
+    with pytest.raises(CorpusError, match=r"no document could be read.*huge\.md.*MB limit"):
+        ingest(tiny, embedder=hash_embedder)
+    assert Index(connect(settings), settings.collection).pointer() == before

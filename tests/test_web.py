@@ -55,6 +55,20 @@ def test_a_source_shows_its_date_and_a_link_to_the_original():
     assert ">Read the original</a>" in meta.group(1)
 
 
+def test_a_pdf_source_shows_the_page_its_quote_is_on():
+    from dataclasses import replace
+
+    from ketabot.replies import page_words
+
+    answer = _answer()
+    cited = replace(answer.citations[0], page=7)
+    paged = replace(answer, citations=(cited,))
+    meta = re.search(r'<p class="kb-source-meta">(.*?)</p>', render(paged))
+    assert meta and meta.group(1) == "page 7 · Pub &amp; Co"
+    assert "página 7 · " in render(paged, words=page_words("es"))
+    assert "[1] A <Title> — Side effects, p. 7 (Pub & Co)" in paged.sources
+
+
 def test_the_page_words_follow_the_language():
     from ketabot.replies import page_words
 

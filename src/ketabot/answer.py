@@ -209,6 +209,7 @@ class Composer:
                 publisher=plain(q.chunk.publisher),
                 date=plain(q.chunk.date),
                 url=web_address(q.chunk.url),
+                page=q.chunk.page,
             )
             for n, q in enumerate(quotes, start=1)
         )

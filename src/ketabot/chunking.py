@@ -66,7 +66,7 @@ def chunk_document(document: SourceDocument) -> list[Chunk]:
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     splitter = _splitter()
-    for section in sections(document.body):
+    for section in _by_page(sections(document.body), document.page_starts):
         for start, text in _slices(document.body, section, splitter):
             chunk_id = _chunk_id(document.id, section.heading, text, seen)
             chunks.append(
@@ -82,9 +82,23 @@ def chunk_document(document: SourceDocument) -> list[Chunk]:
                     source=document.path.name,
                     date=document.date,
                     url=document.url,
+                    page=document.page_at(start),
                 )
             )
     return chunks
+
+
+def _by_page(found: list[Section], page_starts: tuple[int, ...]) -> list[Section]:
+    """Sections cut where a printed page begins, so every chunk (and quote) has one page."""
+    cut: list[Section] = []
+    for section in found:
+        start = section.start
+        for page_start in page_starts:
+            if start < page_start < section.end:
+                cut.append(Section(section.heading, start, page_start))
+                start = page_start
+        cut.append(Section(section.heading, start, section.end))
+    return cut
 
 
 def chunk_corpus(documents: Iterable[SourceDocument]) -> list[Chunk]:

@@ -87,9 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     convert = commands.add_parser(
-        "convert", help="turn a plain-text article into a corpus Markdown file to check and edit"
+        "convert",
+        help="turn a plain-text, PDF, Word or HTML document into a corpus Markdown file to "
+        "check and edit",
     )
-    convert.add_argument("file", type=Path, help="the .txt file")
+    convert.add_argument("file", type=Path, help="the .txt, .pdf, .docx or .html file")
     convert.add_argument("--out", type=Path, default=Path("corpus"), help="folder to write to")
     convert.set_defaults(func=cmd_convert)
 
@@ -198,6 +200,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     with tqdm(desc="indexing", unit="chunk", disable=not sys.stderr.isatty()) as bar:
         report = ingest(settings, rebuild=args.rebuild, progress=bar.update, total=_total(bar))
     where = settings.chroma_url or settings.home
+    for reason in report.skipped:
+        # not an error exit: the rest was indexed, and `make run` should go on to serve it
+        print(f"ketabot: left out {reason}", file=sys.stderr)
     print(f"Indexed {settings.corpus} into {where}: {report.summary()}")
     return 0
 
@@ -211,7 +216,11 @@ def _total(bar: Any) -> Callable[[int], None]:
 
 
 def cmd_convert(args: argparse.Namespace, settings: Settings) -> int:
-    """``ketabot convert``: a .txt article as Markdown with inferred front matter."""
+    """``ketabot convert``: a .txt, PDF, Word or HTML document as Markdown with front matter.
+
+    The Markdown replaces the original in the corpus (move the original out): both would
+    claim the same id.
+    """
     from ketabot.corpus import load_document, to_markdown
 
     document = load_document(args.file)

@@ -296,6 +296,11 @@ class Settings(BaseSettings):
     )
     home: Path = Field(Path(".ketabot"), description="Folder for the embedded index.")
     corpus: Path = Field(Path("corpus"), description="Folder of source documents.")
+    max_document_mb: float = Field(
+        20.0,
+        gt=0,
+        description="Largest corpus file read (MB); a larger one is named and left out.",
+    )
     embed_model: str = Field(
         "", description="Embedding model folder or name; empty means the bundled MiniLM."
     )

@@ -2,29 +2,37 @@
 
 A corpus file is Markdown with a small YAML front-matter block (``id``,
 ``title`` and optionally ``publisher``, ``date``, ``kind``, ``url``,
-``source``), or plain ``.txt`` whose title, date and headings are inferred.
-Cleaning removes only what is not the authors' content (page furniture,
-share buttons, calls to book); sentences are kept exactly as written.
-Loading is all or nothing: one bad file raises :class:`CorpusError` naming
-it, before anything is indexed.
+``source``), plain ``.txt`` whose title, date and headings are inferred, or a
+PDF, Word (``.docx``) or saved web page (``.html``) read by
+:mod:`ketabot.readers`, whose metadata may sit in a sidecar ``<file>.yaml``
+(``handout.pdf.yaml``) with the front-matter keys. Cleaning removes only what is
+not the authors' content (page furniture, share buttons, calls to book);
+sentences are kept exactly as written.
+
+:func:`read_corpus` (what ``ketabot ingest`` uses) keeps every good file and names
+each bad one with its reason; :func:`load_corpus` (evaluation and tooling) is all
+or nothing: one bad file raises :class:`CorpusError` naming it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ketabot.errors import CorpusError
+from ketabot.readers import READERS, Read
 from ketabot.safety.output import web_address
 from ketabot.text import sentence_spans
 from ketabot.types import SourceDocument
 
-SUFFIXES = (".md", ".markdown", ".txt")
+TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+SUFFIXES = (*TEXT_SUFFIXES, *READERS)
+SIDECAR = ".yaml"  # handout.pdf.yaml: the metadata of handout.pdf
 FRONT_MATTER_KEYS = {"id", "title", "publisher", "date", "kind", "url", "source"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
@@ -55,20 +63,53 @@ _DATE_LINE = re.compile(
 _BULLET = re.compile(r"^\s*(?:[•·*-]|\d{1,2}[.)])\s+")
 
 
-def load_corpus(folder: Path) -> list[SourceDocument]:
-    """Every document in ``folder``, validated; raises on the first bad file."""
+@dataclass(frozen=True)
+class CorpusRead:
+    """The good documents of a corpus folder, and each bad file with why it was left out."""
+
+    documents: list[SourceDocument]
+    problems: list[CorpusError]
+
+
+def read_corpus(folder: Path, max_bytes: int | None = None) -> CorpusRead:
+    """Every readable document in ``folder``; a bad file is named, never fatal to the rest.
+
+    Raises only when the folder itself is missing. A second file claiming an id already
+    used is the bad one (files are read in name order).
+    """
     if not folder.is_dir():
         raise CorpusError(folder, "corpus folder not found")
-    paths = sorted(p for p in folder.iterdir() if is_source_file(p))
-    documents = [load_document(p) for p in paths]
-    _check_unique(documents)
-    if not documents:
+    documents: list[SourceDocument] = []
+    problems: list[CorpusError] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if is_source_file(p)):
+        try:
+            document = load_document(path, max_bytes)
+        except CorpusError as exc:
+            problems.append(exc)
+            continue
+        if document.id in seen:
+            problems.append(
+                CorpusError(path, f"id {document.id!r} is already used by {seen[document.id].name}")
+            )
+            continue
+        seen[document.id] = path
+        documents.append(document)
+    return CorpusRead(documents, problems)
+
+
+def load_corpus(folder: Path) -> list[SourceDocument]:
+    """Every document in ``folder``, validated; raises on the first bad file."""
+    found = read_corpus(folder)
+    if found.problems:
+        raise found.problems[0]
+    if not found.documents:
         raise CorpusError(folder, f"no {', '.join(SUFFIXES)} files in the corpus folder")
-    return documents
+    return found.documents
 
 
 def is_source_file(path: Path) -> bool:
-    """A corpus file: .md, .markdown or .txt, not a README and not hidden or ``_``-prefixed."""
+    """A corpus file by its suffix, not a README and not hidden or ``_``-prefixed."""
     return (
         path.is_file()
         and path.suffix.lower() in SUFFIXES
@@ -76,16 +117,48 @@ def is_source_file(path: Path) -> bool:
     )
 
 
-def load_document(path: Path) -> SourceDocument:
-    """One corpus file, Markdown with front matter or plain text."""
+def load_document(path: Path, max_bytes: int | None = None) -> SourceDocument:
+    """One corpus file: Markdown with front matter, plain text, or a file a reader reads."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CorpusError(path, f"cannot read the file ({exc.strerror})") from None
+    if max_bytes is not None and size > max_bytes:
+        limit = max_bytes / 1e6
+        raise CorpusError(path, f"the file is {size / 1e6:.1f} MB, over the {limit:g} MB limit")
+    suffix = path.suffix.lower()
+    if suffix in READERS:
+        return parse_read(path, READERS[suffix](path))
     try:
         raw = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise CorpusError(path, f"cannot read the file as UTF-8 text ({exc})") from None
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
-    if path.suffix.lower() == ".txt":
+    if suffix == ".txt":
         return parse_text(path, raw)
     return parse_markdown(path, raw)
+
+
+def parse_read(path: Path, read: Read) -> SourceDocument:
+    """A document a reader produced; its sidecar ``<file>.yaml`` overrides what the file says.
+
+    The reader's text is kept exactly (no cleaning): for a PDF, the page offsets point into it.
+    """
+    meta: dict[str, Any] = {"id": slugify(path.stem), "title": path.stem, **read.meta}
+    sidecar = path.with_name(path.name + SIDECAR)
+    if sidecar.is_file():
+        try:
+            extra = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise CorpusError(sidecar, f"cannot read the metadata file ({exc})") from None
+        if not isinstance(extra, dict):
+            raise CorpusError(sidecar, "the metadata file must be `key: value` lines")
+        meta.update(extra)
+    meta = _validate_meta(path, meta)
+    meta.pop("source", None)
+    if not sentence_spans(read.text):
+        raise CorpusError(path, "the file has no text")
+    return SourceDocument(path=path, body=read.text, page_starts=read.page_starts, **meta)
 
 
 def parse_markdown(path: Path, raw: str) -> SourceDocument:
@@ -190,14 +263,6 @@ def _iso_date(path: Path, value: object) -> str | None:
         return dt.date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
         raise CorpusError(path, f"date {value!r} must be written YYYY-MM-DD") from None
-
-
-def _check_unique(documents: Iterable[SourceDocument]) -> None:
-    seen: dict[str, Path] = {}
-    for doc in documents:
-        if doc.id in seen:
-            raise CorpusError(doc.path, f"id {doc.id!r} is already used by {seen[doc.id].name}")
-        seen[doc.id] = doc.path
 
 
 def _drop_calls_to_action(line: str) -> str:

@@ -463,6 +463,7 @@ def _to_metadata(chunk: Chunk) -> dict[str, str | int]:
         "source": chunk.source or "",
         "date": chunk.date or "",
         "url": chunk.url or "",
+        "page": chunk.page or 0,  # 0: a document without printed pages
     }
 
 
@@ -479,6 +480,7 @@ def _from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         source=str(meta.get("source") or "") or None,
         date=str(meta.get("date") or "") or None,
         url=str(meta.get("url") or "") or None,
+        page=int(meta.get("page") or 0) or None,
     )
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from ketabot.chunking import chunk_corpus
 from ketabot.config import Settings
-from ketabot.corpus import load_corpus
+from ketabot.corpus import SUFFIXES, read_corpus
 from ketabot.embeddings import Embedder, load_embedder
+from ketabot.errors import CorpusError
 from ketabot.index import Index, connect
 from ketabot.types import IngestReport
 
@@ -28,13 +29,24 @@ def ingest(
     progress: Callable[[int], None] | None = None,
     total: Callable[[int], object] | None = None,
 ) -> IngestReport:
-    """Index ``settings.corpus``; ``total`` hears the chunk count, ``progress`` each batch."""
-    chunks = chunk_corpus(load_corpus(settings.corpus))
+    """Index ``settings.corpus``; ``total`` hears the chunk count, ``progress`` each batch.
+
+    A bad file is left out and named in the report; the rest is indexed. When no good
+    document remains, nothing changes: the index that is serving stays as it was.
+    """
+    found = read_corpus(settings.corpus, max_bytes=int(settings.max_document_mb * 1e6))
+    skipped = tuple(str(problem.args[0]) for problem in found.problems)
+    if not found.documents:
+        reasons = "; ".join(skipped) or f"no {', '.join(SUFFIXES)} files"
+        raise CorpusError(settings.corpus, f"no document could be read ({reasons})")
+    chunks = chunk_corpus(found.documents)
     if total is not None:
         total(len(chunks))
     embedder = embedder or load_embedder(settings.embed_model)
     index = Index(connect(settings), settings.collection)
-    report = index.sync(chunks, embedder, rebuild=rebuild, progress=progress)
+    report = replace(
+        index.sync(chunks, embedder, rebuild=rebuild, progress=progress), skipped=skipped
+    )
     if settings.chroma_url:
         return report  # a Chroma server manages its own disk
     return replace(report, reclaimed=reclaim(settings.home / "chroma"))

@@ -8,6 +8,7 @@ by construction, not by remembering to append a string.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -118,6 +119,14 @@ class SourceDocument:
     publisher: str | None = None
     date: str | None = None
     url: str | None = None
+    page_starts: tuple[int, ...] = ()
+    """Offsets in ``body`` where each printed page begins (PDF); empty: no pages."""
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding ``body[offset]``, or ``None`` for a document without pages."""
+        if not self.page_starts:
+            return None
+        return bisect.bisect_right(self.page_starts, offset)
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,8 @@ class Chunk:
     """The document's date (ISO), shown with its citations."""
     url: str | None = None
     """Where the original document can be read (http or https only), when known."""
+    page: int | None = None
+    """The printed page the whole chunk is on (PDF; chunks never cross a page)."""
 
     @property
     def search_text(self) -> str:
@@ -171,6 +182,7 @@ class CitationJSON(TypedDict):
     publisher: str | None
     date: str | None
     url: str | None
+    page: int | None
     passage: str
 
 
@@ -201,6 +213,7 @@ class Citation:
     publisher: str | None = None
     date: str | None = None
     url: str | None = None
+    page: int | None = None
 
     def to_json(self) -> CitationJSON:
         """The citation as it appears in the JSON contract."""
@@ -214,6 +227,7 @@ class Citation:
             "publisher": self.publisher,
             "date": self.date,
             "url": self.url,
+            "page": self.page,
             "passage": self.passage,
         }
 
@@ -305,6 +319,7 @@ class Reply:
         lines = ["Sources:"]
         for c in self.citations:
             where = f"{c.title} — {c.section}" if c.section else c.title
+            where += f", p. {c.page}" if c.page is not None else ""
             lines.append(f"[{c.n}] {where}" + (f" ({c.publisher})" if c.publisher else ""))
         return "\n".join(lines)
 
@@ -340,13 +355,17 @@ class IngestReport:
     seconds: float
     generation: str | None
     reclaimed: int = 0  # bytes of disk freed from deleted generations
+    skipped: tuple[str, ...] = ()
+    """One line per file left out: its name and why (encrypted, no text, too large, ...)."""
 
     def summary(self) -> str:
-        """One line for a person."""
+        """One line for a person (the files left out are in ``skipped``)."""
         freed = f", {self.reclaimed / 1e6:.1f} MB of disk reclaimed" if self.reclaimed else ""
+        left_out = f", {len(self.skipped)} files left out" if self.skipped else ""
         return (
             f"{self.documents} documents, {self.chunks} chunks: {self.added} added, "
-            f"{self.unchanged} unchanged, {self.removed} removed in {self.seconds:.1f} s{freed}"
+            f"{self.unchanged} unchanged, {self.removed} removed in {self.seconds:.1f} s"
+            f"{freed}{left_out}"
         )
 
 

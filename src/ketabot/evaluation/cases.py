@@ -147,7 +147,18 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 def source_texts(corpus: Path) -> dict[str, str]:
-    """Each document id's source file text, for checking that quotes are verbatim."""
-    from ketabot.corpus import load_corpus
+    """Each document id's source text, for checking that quotes are verbatim.
 
-    return {doc.id: doc.path.read_text(encoding="utf-8") for doc in load_corpus(corpus)}
+    A text file is checked against the file itself; a PDF, Word or HTML file against the
+    text its reader produced (the file's bytes are not text).
+    """
+    from ketabot.corpus import TEXT_SUFFIXES, load_corpus
+
+    return {
+        doc.id: (
+            doc.path.read_text(encoding="utf-8")
+            if doc.path.suffix.lower() in TEXT_SUFFIXES
+            else doc.body
+        )
+        for doc in load_corpus(corpus)
+    }

@@ -93,6 +93,10 @@ class CitationModel(BaseModel):
     publisher: str | None = Field(description="Who published the source, when known.")
     date: str | None = Field(description="The source's date, YYYY-MM-DD, when known.")
     url: str | None = Field(description="The original's http(s) address, when known.")
+    page: int | None = Field(
+        description="The printed page of a PDF source the quote is on (1 = first); null "
+        "for sources without pages."
+    )
     passage: str = Field(description="The whole cited passage.")
 
 

@@ -131,6 +131,8 @@ def _source(citation: Citation, key: str, words: Mapping[str, str]) -> str:
     if citation.section:
         where += f'<span class="kb-source-section">{html.escape(citation.section)}</span>'
     about = [html.escape(x) for x in (citation.publisher, citation.date) if x]
+    if citation.page is not None:
+        about.insert(0, html.escape(words["page"].format(n=citation.page)))
     if citation.url:
         address = html.escape(citation.url, quote=True)
         about.append(
