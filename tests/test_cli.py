@@ -1,5 +1,6 @@
 """The `ketabot` command: in-process through `cli.main`, and one real process as a user runs it."""
 
+import datetime as dt
 import io
 import json
 import shutil
@@ -236,3 +237,50 @@ def test_a_mistyped_command_gets_the_nearest_one(argv, said, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert said in err and err.count("\n") == 1
+
+
+def _with_front_matter(path, extra: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("---\n", f"---\n{extra}", 1), encoding="utf-8")
+
+
+def test_sources_lists_review_dates_and_fails_when_one_is_overdue(cli_env, capsys):
+    corpus = cli_env / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    first, second, *_ = sorted(corpus.glob("0*.md"))
+    _with_front_matter(first, "reviewed: 2020-01-15\nreview_every: 12 months\n")
+    _with_front_matter(second, f"reviewed: {dt.date.today().isoformat()}\nreview_every: 1 year\n")
+    assert main(["sources", "--corpus", str(corpus)]) == 1
+    out = capsys.readouterr().out
+    assert f"OVERDUE      {first.name}: reviewed 2020-01-15, every 12 months, due 2021-01-15" in out
+    assert f"ok           {second.name}: reviewed {dt.date.today().isoformat()}" in out
+    assert "5 documents, 1 overdue for review, 0 withdrawn." in out
+    first.write_text(first.read_text().replace("2020-01-15", dt.date.today().isoformat()))
+    assert main(["sources", "--corpus", str(corpus)]) == 0
+
+
+def test_a_withdrawn_document_stops_being_quoted_at_the_next_ingest(
+    cli_env, with_fake_model, hash_embedder, capsys
+):
+    from ketabot.config import load_settings
+    from ketabot.index import Index, connect
+
+    corpus = cli_env / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    withdrawn = sorted(corpus.glob("0*.md"))[0]
+    doc_id = withdrawn.read_text().split("id: ", 1)[1].split("\n", 1)[0]
+    settings = load_settings(corpus=corpus)
+
+    def indexed() -> set[str]:
+        index = Index(connect(settings), settings.collection)
+        return {c.doc_id for c in index.open(hash_embedder).chunks}
+
+    assert main(["ingest", "--corpus", str(corpus)]) == 0
+    assert doc_id in indexed()
+    _with_front_matter(withdrawn, "withdrawn: true\n")
+    capsys.readouterr()
+    assert main(["ingest", "--corpus", str(corpus)]) == 0
+    assert f"withdrawn, not indexed: {withdrawn.name}" in capsys.readouterr().err
+    assert doc_id not in indexed() and len(indexed()) == 4
+    assert main(["sources", "--corpus", str(corpus)]) == 0
+    assert f"withdrawn    {withdrawn.name}" in capsys.readouterr().out

@@ -111,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
+    sources = commands.add_parser(
+        "sources", help="list the source documents, their review dates and what is overdue"
+    )
+    sources.add_argument("--corpus", type=Path, help="folder of source documents")
+    sources.set_defaults(func=cmd_sources)
+
     feedback = commands.add_parser("feedback", help="summarise the patients' feedback")
     feedback.add_argument(
         "--file", type=Path, help="read a feedback.jsonl of an earlier version instead"
@@ -203,6 +209,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     for reason in report.skipped:
         # not an error exit: the rest was indexed, and `make run` should go on to serve it
         print(f"ketabot: left out {reason}", file=sys.stderr)
+    for name in report.withdrawn:
+        print(f"ketabot: withdrawn, not indexed: {name}", file=sys.stderr)
+    for line in report.overdue:
+        print(f"ketabot: due for review: {line}", file=sys.stderr)
     print(f"Indexed {settings.corpus} into {where}: {report.summary()}")
     return 0
 
@@ -330,6 +340,35 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"{where}: {summary.render(show_comments=show)}")
     return 0
+
+
+# ---------------------------------------------------------------- sources
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot sources``: every document with its review state; exit 1 when one is overdue.
+
+    The exit status lets a clinic's scheduled job (cron, CI) raise the alarm.
+    """
+    import datetime as dt
+
+    from ketabot.corpus import read_corpus
+    from ketabot.review import due, overdue, review_line
+
+    corpus = args.corpus or settings.corpus
+    found = read_corpus(corpus, max_bytes=int(settings.max_document_mb * 1e6))
+    today = dt.date.today()
+    late = [d for d in found.documents if overdue(d, today)]
+    for document in sorted(found.documents, key=lambda d: d.path.name):
+        state = "OVERDUE" if document in late else ("ok" if due(document) else "no schedule")
+        print(f"{state:<12} {review_line(document)}  [{document.title}]")
+    for document in found.withdrawn:
+        print(f"{'withdrawn':<12} {document.path.name}  [{document.title}]")
+    for problem in found.problems:
+        print(f"{'unreadable':<12} {problem.args[0]}")
+    total = len(found.documents)
+    print(f"{total} documents, {len(late)} overdue for review, {len(found.withdrawn)} withdrawn.")
+    return 1 if late else 0
 
 
 # ---------------------------------------------------------------- bench

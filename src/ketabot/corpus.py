@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import yaml
 
 from ketabot.errors import CorpusError
 from ketabot.readers import READERS, Read
+from ketabot.review import parse_every
 from ketabot.safety.output import web_address
 from ketabot.text import sentence_spans
 from ketabot.types import SourceDocument
@@ -33,7 +34,10 @@ from ketabot.types import SourceDocument
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 SUFFIXES = (*TEXT_SUFFIXES, *READERS)
 SIDECAR = ".yaml"  # handout.pdf.yaml: the metadata of handout.pdf
-FRONT_MATTER_KEYS = {"id", "title", "publisher", "date", "kind", "url", "source"}
+FRONT_MATTER_KEYS = {
+    *("id", "title", "publisher", "date", "kind", "url", "source"),
+    *("reviewed", "review_every", "withdrawn"),  # governance: see review.py
+}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 # Whole lines that are page furniture, never content.
@@ -69,6 +73,8 @@ class CorpusRead:
 
     documents: list[SourceDocument]
     problems: list[CorpusError]
+    withdrawn: list[SourceDocument] = field(default_factory=list)
+    """Readable documents marked ``withdrawn: true``: never indexed."""
 
 
 def read_corpus(folder: Path, max_bytes: int | None = None) -> CorpusRead:
@@ -95,7 +101,8 @@ def read_corpus(folder: Path, max_bytes: int | None = None) -> CorpusRead:
             continue
         seen[document.id] = path
         documents.append(document)
-    return CorpusRead(documents, problems)
+    kept = [d for d in documents if not d.withdrawn]
+    return CorpusRead(kept, problems, [d for d in documents if d.withdrawn])
 
 
 def load_corpus(folder: Path) -> list[SourceDocument]:
@@ -203,7 +210,7 @@ def clean(body: str) -> str:
 def to_markdown(document: SourceDocument) -> str:
     """The document as a corpus Markdown file (how a ``.txt`` becomes an editable source)."""
     meta: dict[str, Any] = {"id": document.id, "title": document.title}
-    for key in ("publisher", "date", "url"):
+    for key in ("publisher", "date", "url", "reviewed", "review_every"):
         if getattr(document, key):
             meta[key] = getattr(document, key)
     meta["kind"] = document.kind
@@ -247,6 +254,15 @@ def _validate_meta(path: Path, meta: object) -> dict[str, Any]:
     if not _ID.match(meta["id"]):
         raise CorpusError(path, f"id {meta['id']!r} must be lower-case letters, digits and -")
     meta["date"] = _iso_date(path, meta.get("date"))
+    meta["reviewed"] = _iso_date(path, meta.get("reviewed"))
+    if meta.get("review_every") is not None:
+        if parse_every(meta["review_every"]) is None:
+            raise CorpusError(
+                path, f"review_every {meta['review_every']!r} must be like '12 months' or '90 days'"
+            )
+        meta["review_every"] = str(meta["review_every"])
+    if not isinstance(meta.get("withdrawn", False), bool):
+        raise CorpusError(path, "`withdrawn` must be true or false")
     for key in ("publisher", "kind", "url", "source"):
         if key in meta and not isinstance(meta[key], str):
             raise CorpusError(path, f"`{key}` must be text")

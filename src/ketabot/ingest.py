@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import shutil
 import sqlite3
@@ -16,6 +17,7 @@ from ketabot.corpus import SUFFIXES, read_corpus
 from ketabot.embeddings import Embedder, load_embedder
 from ketabot.errors import CorpusError
 from ketabot.index import Index, connect
+from ketabot.review import overdue, review_line
 from ketabot.types import IngestReport
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -45,7 +47,10 @@ def ingest(
     embedder = embedder or load_embedder(settings.embed_model)
     index = Index(connect(settings), settings.collection)
     report = replace(
-        index.sync(chunks, embedder, rebuild=rebuild, progress=progress), skipped=skipped
+        index.sync(chunks, embedder, rebuild=rebuild, progress=progress),
+        skipped=skipped,
+        withdrawn=tuple(d.path.name for d in found.withdrawn),
+        overdue=tuple(review_line(d) for d in found.documents if overdue(d, dt.date.today())),
     )
     if settings.chroma_url:
         return report  # a Chroma server manages its own disk

@@ -121,6 +121,12 @@ class SourceDocument:
     url: str | None = None
     page_starts: tuple[int, ...] = ()
     """Offsets in ``body`` where each printed page begins (PDF); empty: no pages."""
+    reviewed: str | None = None
+    """When the clinic last reviewed the document (ISO date), for ``ketabot sources``."""
+    review_every: str | None = None
+    """How often it must be reviewed ("12 months"); see :mod:`ketabot.review`."""
+    withdrawn: bool = False
+    """Marked withdrawn: kept on disk, never indexed or quoted."""
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding ``body[offset]``, or ``None`` for a document without pages."""
@@ -357,6 +363,10 @@ class IngestReport:
     reclaimed: int = 0  # bytes of disk freed from deleted generations
     skipped: tuple[str, ...] = ()
     """One line per file left out: its name and why (encrypted, no text, too large, ...)."""
+    withdrawn: tuple[str, ...] = ()
+    """Files marked ``withdrawn: true``, not indexed."""
+    overdue: tuple[str, ...] = ()
+    """One line per document past its review date."""
 
     def summary(self) -> str:
         """One line for a person (the files left out are in ``skipped``)."""
