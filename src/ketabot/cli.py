@@ -117,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
     sources.add_argument("--corpus", type=Path, help="folder of source documents")
     sources.set_defaults(func=cmd_sources)
 
+    gaps = commands.add_parser(
+        "gaps", help="what patients asked that the sources do not answer, by topic"
+    )
+    gaps.add_argument("--plot", type=Path, help="also draw questions per week to this PNG")
+    gaps.set_defaults(func=cmd_gaps)
+
     feedback = commands.add_parser("feedback", help="summarise the patients' feedback")
     feedback.add_argument(
         "--file", type=Path, help="read a feedback.jsonl of an earlier version instead"
@@ -369,6 +375,27 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     total = len(found.documents)
     print(f"{total} documents, {len(late)} overdue for review, {len(found.withdrawn)} withdrawn.")
     return 1 if late else 0
+
+
+def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    """``ketabot gaps``: topics of unanswered questions, with counts over time."""
+    import datetime as dt
+
+    from ketabot.feedback import FeedbackStore, database_url, safe_url
+    from ketabot.gaps import plot, render, summarize
+
+    url = database_url(settings)
+    rows = summarize(FeedbackStore(url).gaps(), dt.date.today())
+    state = "on" if settings.clinic.record_gaps else "off (record_gaps = false)"
+    print(f"{safe_url(url)} (recording {state}):")
+    print(render(rows, show_questions=settings.clinic.store_question))
+    if args.plot and rows:
+        try:
+            print(f"Plot written to {plot(rows, args.plot)}")
+        except ImportError:
+            print("The plot needs matplotlib: pip install -e '.[eval]'", file=sys.stderr)
+            return 2
+    return 0
 
 
 # ---------------------------------------------------------------- bench

@@ -73,7 +73,14 @@ class Clinic(BaseModel):
     )
     store_feedback: bool = Field(True, description="Keep helpful/not-helpful ratings locally.")
     store_question: bool = Field(
-        False, description="Also keep the question text with feedback (it may hold health data)."
+        False,
+        description="Also keep the question text with feedback and content gaps (it may hold "
+        "health data).",
+    )
+    record_gaps: bool = Field(
+        True,
+        description="Count the topics of questions the sources do not answer, for `ketabot "
+        "gaps` (only listed topic words are kept unless store_question is on).",
     )
 
     @field_validator("phone")

@@ -1,5 +1,8 @@
 """Helpful / not-helpful ratings and comments, kept in a database, and their summary.
 
+The same database counts the questions the sources did not answer (``content_gaps``,
+written by :mod:`ketabot.gaps`: topic words only, never the question unless opted in).
+
 A rating holds the rating, the reply's kind and reason, the cited chunk ids and
 sources (title and section) and the time: never an IP address, session id, name or
 browser detail. The question itself is kept only when the clinic opts in
@@ -78,13 +81,30 @@ _comments = Table(
 )
 
 
+# Questions the sources did not answer (ketabot gaps): the day, never the time, and the
+# listed topic words they held; the question itself only when the clinic opts in.
+_gaps = Table(
+    "content_gaps",
+    _schema,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("day", String(10), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("words", Text, nullable=False),
+    Column("question", Text),
+)
+
+
 def _create_v1(connection: Connection) -> None:
     _schema.create_all(connection, tables=[_ratings, _comments, _imports])
 
 
+def _create_v2(connection: Connection) -> None:
+    _schema.create_all(connection, tables=[_gaps])
+
+
 # Each entry brings a database from the version before it to its own; never edit one that
 # has shipped, add the next.
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1)]
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1), (2, _create_v2)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -237,6 +257,23 @@ class FeedbackStore:
         with self.engine.begin() as connection:
             connection.execute(insert(_comments).values(**row))
         return True
+
+    def add_gap(self, topic: str, words: Iterable[str], question: str) -> None:
+        """Count one question the sources did not answer, by its topic words."""
+        row = {
+            "day": _now()[:10],
+            "topic": topic,
+            "words": " ".join(words),
+            "question": question if self.store_question else None,
+        }
+        with self.engine.begin() as connection:
+            connection.execute(insert(_gaps).values(**row))
+
+    def gaps(self) -> list[dict[str, Any]]:
+        """Every recorded gap, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(_gaps).order_by(_gaps.c.seq)).mappings()
+            return [dict(row) for row in rows]
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every rating and comment as a record (the JSON-lines shape), oldest first."""

@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 from ketabot.bot import Bot
 from ketabot.config import Settings, config_path
 from ketabot.errors import ServeError
+from ketabot.gaps import gap_recorder
 from ketabot.metrics import Metrics
 from ketabot.replies import page_words
 from ketabot.web import ops
@@ -76,6 +77,7 @@ def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
     bot.ask(WARM_UP)  # every path once, before the first patient
     metrics = Metrics()
     bot.observers.append(metrics)
+    bot.observers.append(gap_recorder(settings))
     app = create_app(bot, settings)
     url = launch(app, settings, bot, metrics)
     say(f"ketabot is ready at {url} ({time.perf_counter() - started:.1f} s after start)")
