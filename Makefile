@@ -14,8 +14,12 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 run: ingest
 	$(BIN)/python app.py
 
+# Two workers (pytest-xdist): the machine has two cores and much of the suite waits on servers
+# and browsers. --dist loadfile keeps each file on one worker, so a file's servers start once.
+TEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 
 install: $(STAMP)

@@ -62,6 +62,34 @@ def make_settings(tmp: Path, **overrides):
     return load_settings(**values)
 
 
+def assert_verbatim_answer(reply, sources, settings):
+    """The properties every answer must have, whatever the question."""
+    from itertools import pairwise
+
+    from ketabot.answer import render_quotes
+    from ketabot.safety.rules import states_dose
+    from ketabot.text import is_complete_sentence
+
+    assert 1 <= len(reply.citations) <= settings.retrieval.max_quotes
+    assert sum(len(c.quote) for c in reply.citations) <= settings.retrieval.max_quote_chars
+    assert reply.body == render_quotes(reply.citations)  # nothing but quotes and markers
+    assert [c.n for c in reply.citations] == list(range(1, len(reply.citations) + 1))
+    for citation in reply.citations:
+        assert citation.quote in citation.passage, "quote is not in the chunk it cites"
+        assert citation.quote in sources[citation.doc_id], "quote is not in the source file"
+        assert is_complete_sentence(citation.quote)
+        assert not states_dose(citation.quote)
+        assert f"[{citation.n}] {citation.title}" in reply.sources
+    # two quotes may come from one passage, but never share a word of it
+    spans = {}
+    for c in reply.citations:
+        start = c.passage.index(c.quote)
+        spans.setdefault(c.chunk_id, []).append((start, start + len(c.quote)))
+    for chunk_spans in spans.values():
+        ordered = sorted(chunk_spans)
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(ordered))
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for child processes: offline, guarded sockets, no KETABOT_ leakage."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KETABOT_")}
@@ -296,24 +324,18 @@ def client(server: Server):
     return Client(server.url, verbose=False)
 
 
-# tryfirst: pytest-xdist reads the groups in its own hook of the same name.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Timeouts and worker groups for the labelled-case run and for `make test`'s two workers.
+    """More time for whichever test first needs every labelled case run through the bot.
 
-    ``eval_outcomes`` runs the 9,000-odd cases of ``eval/`` once per session (about three
-    minutes on the 2-core machine, more while other work runs); the default five-minute
-    timeout is for a single test's own work. Under pytest-xdist (``make test`` runs two
-    workers, ``--dist loadgroup``) a module stays on one worker, so its module and session
-    fixtures (servers, browsers) start once, and every test that reads ``eval_outcomes``
-    shares one worker, so the cases run once.
+    ``eval_outcomes`` runs the 9,000-odd cases of ``eval/`` once per session (three to five
+    minutes on the 2-core machine, more while the other worker runs); the default
+    five-minute timeout is for a single test's own work. Every test reading it is in
+    ``test_labelled_cases.py``: ``make test`` runs two workers with ``--dist loadfile``,
+    which keeps a file on one worker, so the cases run once.
     """
     for item in items:
         if "eval_outcomes" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.timeout(900))
-            item.add_marker(pytest.mark.xdist_group("eval_outcomes"))
-        else:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else "-"))
 
 
 @pytest.fixture(scope="session")

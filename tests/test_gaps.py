@@ -18,13 +18,14 @@ from ketabot.types import Disclaimer, Kind, Reason, Reply
 # number and an e-mail address: none of these may be stored or shown.
 CANARY_QUESTIONS = [
     "My name is Zorblatt Quimby, does my insurance cover ketamine infusions?",
-    "Can I drive home after a ketamine infusion? I live at 42 Wallaby Way",
+    "Can I drive home after a ketamine infusion? I live at 42917 Wallaby Way",
     "Is ketamine safe while breastfeeding my baby born 2026-03-14?",
     "How much does a ketamine infusion cost? call me at 555-0199 or zq@example.org",
-    "Is ketamine treatment covered by medicare, my MRN is A77Z-991, ask for mrs quimby",
+    "Is ketamine treatment covered by medicare, my MRN is A77Z-99137, ask for mrs quimby",
 ]
-CANARIES = ["zorblatt", "quimby", "wallaby", "42", "2026-03-14", "555", "0199", "example.org",
-            "a77z", "991", "mrn", "mrs"]  # fmt: skip
+# Long enough not to turn up by chance in a log's timings or a database file's bytes.
+CANARIES = ["zorblatt", "quimby", "wallaby", "42917", "2026-03-14", "555-0199", "zq@example",
+            "a77z", "99137"]  # fmt: skip
 
 
 def _not_found(question: str) -> Reply:
