@@ -111,3 +111,26 @@ def test_when_no_file_can_be_read_the_live_index_is_unchanged(tmp_path, hash_emb
     with pytest.raises(CorpusError, match=r"no document could be read.*huge\.md.*MB limit"):
         ingest(tiny, embedder=hash_embedder)
     assert Index(connect(settings), settings.collection).pointer() == before
+
+
+def test_bad_documents_added_to_a_served_corpus_leave_its_index_as_it_was(tmp_path, hash_embedder):
+    """Each kind of bad document (encrypted or scanned PDF, damaged Word file, a page with no
+    main text, a file over the size limit) is named, and the index serving stays the same."""
+    from test_readers import BAD_FILES, make_html
+
+    from ketabot.index import Index, connect
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = make_settings(tmp_path, corpus=corpus, max_document_mb=0.03)
+    ingest(settings, embedder=hash_embedder)
+    before = Index(connect(settings), settings.collection).pointer()
+    for name, (make, _) in BAD_FILES.items():
+        make(corpus / name)
+    make_html(corpus / "big.html", "<html><body><p>" + "Ketamine is studied. " * 2000 + "</p>")
+    report = ingest(settings, embedder=hash_embedder)
+    named = sorted(line.split(":")[0].rsplit("/", 1)[-1] for line in report.skipped)
+    assert named == sorted([*BAD_FILES, "big.html"])
+    assert any("big.html" in line and "MB limit" in line for line in report.skipped)
+    assert (report.added, report.removed) == (0, 0)
+    assert Index(connect(settings), settings.collection).pointer() == before
