@@ -116,9 +116,8 @@ def test_when_no_file_can_be_read_the_live_index_is_unchanged(tmp_path, hash_emb
 def test_bad_documents_added_to_a_served_corpus_leave_its_index_as_it_was(tmp_path, hash_embedder):
     """Each kind of bad document (encrypted or scanned PDF, damaged Word file, a page with no
     main text, a file over the size limit) is named, and the index serving stays the same."""
-    from test_readers import BAD_FILES, make_html
-
     from ketabot.index import Index, connect
+    from test_readers import BAD_FILES, make_html
 
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
