@@ -362,18 +362,20 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     from ketabot.review import due, overdue, review_line
 
     corpus = args.corpus or settings.corpus
-    found = read_corpus(corpus, max_bytes=int(settings.max_document_mb * 1e6))
+    found = read_corpus(corpus, max_bytes=settings.max_document_bytes)
     today = dt.date.today()
-    late = [d for d in found.documents if overdue(d, today)]
+    late = 0
     for document in sorted(found.documents, key=lambda d: d.path.name):
-        state = "OVERDUE" if document in late else ("ok" if due(document) else "no schedule")
+        is_late = overdue(document, today)
+        late += is_late
+        state = "OVERDUE" if is_late else ("ok" if due(document) else "no schedule")
         print(f"{state:<12} {review_line(document)}  [{document.title}]")
     for document in found.withdrawn:
         print(f"{'withdrawn':<12} {document.path.name}  [{document.title}]")
     for problem in found.problems:
         print(f"{'unreadable':<12} {problem.args[0]}")
     total = len(found.documents)
-    print(f"{total} documents, {len(late)} overdue for review, {len(found.withdrawn)} withdrawn.")
+    print(f"{total} documents, {late} overdue for review, {len(found.withdrawn)} withdrawn.")
     return 1 if late else 0
 
 

@@ -343,6 +343,11 @@ class Settings(BaseSettings):
     api: Api = Field(default_factory=Api, description="The JSON API.")
     clinic: Clinic = Field(default_factory=Clinic, description="The clinic's own details.")
 
+    @property
+    def max_document_bytes(self) -> int:
+        """``max_document_mb`` in bytes, as the corpus reader checks it."""
+        return int(self.max_document_mb * 1e6)
+
     @classmethod
     def settings_customise_sources(
         cls,

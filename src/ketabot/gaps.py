@@ -46,11 +46,15 @@ def topics() -> tuple[Topic, ...]:
     return tuple(Topic(t["name"], frozenset(w.lower() for w in t["words"])) for t in data["topic"])
 
 
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    return frozenset().union(*(t.words for t in topics()))
+
+
 def topic_words(question: str) -> tuple[str, ...]:
     """The listed topic words in ``question``, folded, each once, in order."""
-    vocabulary = frozenset().union(*(t.words for t in topics()))
     found = re.findall(r"[a-z]+", fold(question))
-    return tuple(dict.fromkeys(w for w in found if w in vocabulary))
+    return tuple(dict.fromkeys(w for w in found if w in _vocabulary()))
 
 
 def topic_of(words: Sequence[str]) -> str:

@@ -36,7 +36,7 @@ def ingest(
     A bad file is left out and named in the report; the rest is indexed. When no good
     document remains, nothing changes: the index that is serving stays as it was.
     """
-    found = read_corpus(settings.corpus, max_bytes=int(settings.max_document_mb * 1e6))
+    found = read_corpus(settings.corpus, max_bytes=settings.max_document_bytes)
     skipped = tuple(str(problem.args[0]) for problem in found.problems)
     if not found.documents:
         reasons = "; ".join(skipped) or f"no {', '.join(SUFFIXES)} files"
