@@ -41,8 +41,8 @@ def traced(bot):
 
 @pytest.mark.slow
 def test_score_counts_right_kinds_and_flags_unsafe_settings(traced, settings):
-    safe, correct = tuning.score(traced, settings)
-    assert safe and correct == sum(
+    unsafe, correct = tuning.score(traced, settings)
+    assert unsafe == 0 and correct == sum(
         tuning.route(trace, settings) is case.expected_kind for case, trace in traced
     )
     # a topic floor of 1.0 calls every question without domain words off-topic: still safe
@@ -54,7 +54,7 @@ def test_score_counts_right_kinds_and_flags_unsafe_settings(traced, settings):
 @pytest.mark.slow
 def test_the_tuned_preset_is_read_back_by_load_settings(traced, settings, tmp_path):
     choices = tuning.tune(traced, settings)
-    assert [name for name, _ in choices] == [name for name, _, _ in tuning.STAGES]
+    assert [name for name, _ in choices] == [stage.name for stage in tuning.STAGES]
     preset = tmp_path / "tuned.toml"
     preset.write_text(tuning.preset_toml(choices, len(traced)))
     loaded = make_settings(tmp_path, preset=preset)
@@ -64,4 +64,5 @@ def test_the_tuned_preset_is_read_back_by_load_settings(traced, settings, tmp_pa
             assert getattr(getattr(loaded, section), name) == pytest.approx(value)
     # the safety backstop is right on every case of this small set
     assert choices[0][1].correct == choices[0][1].total
+    assert all(choice.unsafe == 0 for _, choice in choices)
     assert Kind.ANSWER in {tuning.route(t, loaded) for _, t in traced}
