@@ -563,13 +563,9 @@ def _check(metrics: dict[str, Any], floors_path: Path) -> int:
 def _tune(bot: Bot, cases: list[Any], settings: Settings, folder: Path) -> int:
     from ketabot.evaluation import tuning
 
-    read = {split for stage in tuning.STAGES for split in stage.splits}
-    tune_cases = [c for c in cases if c.split in read]
+    tune_cases = [c for c in cases if c.split == "tune"]
     choices = tuning.tune(tuning.trace_cases(bot, tune_cases), settings)
-    print(
-        f"Tuned on {len(tune_cases)} cases: the tune split, and for the answer floors the "
-        "answer rounds already scored once (no holdout or probe case is read)."
-    )
+    print(f"Tuned on {len(tune_cases)} cases of the tune split (no other split is read).")
     for name, choice in choices:
         values = ", ".join(f"{k} = {v:g}" for k, v in choice.values.items())
         print(

@@ -76,10 +76,11 @@ def load_rows(folder: Path) -> list[dict[str, Any]]:
 def blind_rows(blind: Path, corpus: Path, bot: Bot) -> list[dict[str, Any]]:
     """The answer rounds already scored once (``answer-r*.first.json`` kept), as labelled rows.
 
-    A sealed round is never read, so it stays blind. An item's answers are the sentences
-    of its source article that carry one of its ``expected`` phrases (as the blind score
-    reads them); a not-covered item has none, and is set against the article the search
-    ranks first, whose sentences are its hardest negatives.
+    A sealed round is never read, so it stays blind. An answerable item gives one row for
+    each article with a sentence that carries one of its ``expected`` phrases (as the blind
+    score reads them; since round 10 the writers list every answering sentence, in any
+    article), its source first. A not-covered item has none, and is set against the article
+    the search ranks first, whose sentences are its hardest negatives.
     """
     docs = _seed_documents(corpus)
     rows = []
@@ -87,19 +88,19 @@ def blind_rows(blind: Path, corpus: Path, bot: Bot) -> list[dict[str, Any]]:
         if not path.with_suffix(".first.json").exists():
             continue
         for item in yaml.safe_load(path.read_text(encoding="utf-8")):
-            doc = docs.get(Path(item.get("source") or "").name) or _first_document(bot, item)
-            answers = _carrying(bot, doc, item.get("expected") or [])
-            if item["category"] != "not_covered" and not answers:
-                continue  # no sentence, as the corpus splits them, carries its phrase
-            rows.append(
-                {
-                    "question": item["question"],
-                    "history": item.get("history") or [],
-                    "doc": doc,
-                    "answers": answers,
-                    "style": f"blind_{item['category']}",
-                }
-            )
+            row = {
+                "question": item["question"],
+                "history": item.get("history") or [],
+                "style": f"blind_{item['category']}",
+            }
+            if item["category"] == "not_covered":
+                rows.append(row | {"doc": _first_document(bot, item), "answers": []})
+                continue
+            source = docs.get(Path(item.get("source") or "").name)
+            carrying = _carrying(bot, item.get("expected") or [])
+            # No sentence, as the corpus splits them, carrying a phrase: no label, left out.
+            for doc in sorted(carrying, key=lambda d: d != source):
+                rows.append(row | {"doc": doc, "answers": carrying[doc]})
     return rows
 
 
@@ -114,17 +115,15 @@ def _first_document(bot: Bot, item: dict[str, Any]) -> str:
     return bot.retriever.search(query, limit=1).passages[0].chunk.doc_id
 
 
-def _carrying(bot: Bot, doc: str, phrases: Sequence[str]) -> list[str]:
-    """The sentences of ``doc`` inside an expected phrase, or holding one."""
+def _carrying(bot: Bot, phrases: Sequence[str]) -> dict[str, list[str]]:
+    """Per article, its sentences inside an expected phrase or holding one."""
     wanted = [_flat(p).casefold() for p in phrases]
-    out = []
+    out: dict[str, list[str]] = {}
     for chunk in bot.retriever.snapshot.chunks:
-        if chunk.doc_id != doc:
-            continue
         for start, end in sentence_spans(chunk.text):
-            sentence = _flat(chunk.text[start:end]).casefold()
-            if any(sentence in w or w in sentence for w in wanted):
-                out.append(_flat(chunk.text[start:end]))
+            sentence = _flat(chunk.text[start:end])
+            if any(sentence.casefold() in w or w in sentence.casefold() for w in wanted):
+                out.setdefault(chunk.doc_id, []).append(sentence)
     return out
 
 

@@ -20,7 +20,6 @@ import numpy as np
 from ketabot.bot import Trace, route
 from ketabot.config import Settings
 from ketabot.evaluation.cases import Case
-from ketabot.safety import decide
 from ketabot.types import Kind
 
 if TYPE_CHECKING:
@@ -33,17 +32,12 @@ def _steps(low: float, high: float, step: float) -> list[float]:
 
 @dataclass(frozen=True)
 class Stage:
-    """One layer of thresholds, swept on its own over the splits it reads."""
+    """One layer of thresholds, swept on its own over the tune split."""
 
     name: str
     grid: dict[str, list[float]]
     how: str
     """``sensitive`` (the lowest safe setting, backed off one step) or ``middle`` of the ties."""
-    splits: tuple[str, ...] = ("tune",)
-    answered_only: bool = False
-    """Read only the questions the triage lets through: a floor after the triage cannot
-    change the others, and a blind question the triage refuses would make every setting
-    "unsafe" alike."""
 
 
 # In the order the policy applies them. For the semantic safety backstops the most
@@ -59,18 +53,10 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage("off-topic floor", {"triage.topic_floor": _steps(0.1, 0.45, 0.05)}, "middle"),
     # The answer threshold is the answerability model's, chosen leave-one-document-out on
-    # the labelled set (``ketabot train-answers``). The relevance floor only spares the model
-    # passages nobody would quote; set on the 40 retrieval cases of the tune split alone
-    # (0.34) it sent answerable blind questions to "not found" before the model read them
-    # ("can it make u sick to your stomach"). So it also reads the answer rounds already
-    # scored once, patients' own wording; their first results stay the blind figures.
-    Stage(
-        "answer floors",
-        {"retrieval.relevance_floor": _steps(0.06, 0.5, 0.02)},
-        "middle",
-        splits=("tune", "blind_answers"),
-        answered_only=True,
-    ),
+    # the labelled set (``ketabot train-answers``); 40 cases would only overfit it. The
+    # relevance floor is also the guard against off-domain prompts the triage lets through
+    # (see presets/default.toml for what lowering it costs), so it stays on the tune split.
+    Stage("answer floors", {"retrieval.relevance_floor": _steps(0.2, 0.5, 0.02)}, "middle"),
 )
 _MUST_NOT_REFUSE = ("answerable", "dose_education", "education_twin", "not_covered")
 
@@ -163,16 +149,10 @@ def _most_sensitive(ties: list[dict[str, float]], grid: dict[str, list[float]]) 
 
 
 def tune(items: Sequence[tuple[Case, Trace]], base: Settings) -> list[tuple[str, Choice]]:
-    """Every layer in policy order, on its own splits, each given the choices made before it."""
+    """Every layer in policy order, each given the choices made before it."""
     choices = []
     for stage in STAGES:
-        read = [
-            (case, trace)
-            for case, trace in items
-            if case.split in stage.splits
-            and not (stage.answered_only and decide(trace.signals, base).kind is not Kind.ANSWER)
-        ]
-        choice = sweep(read, base, stage.grid, stage.how)
+        choice = sweep(items, base, stage.grid, stage.how)
         base = with_values(base, choice.values)
         choices.append((stage.name, choice))
     return choices
@@ -187,10 +167,7 @@ def preset_toml(choices: Sequence[tuple[str, Choice]], cases: int) -> str:
             sections.setdefault(section, []).append(
                 f"{key} = {value:g}  # {name}: {choice.correct}/{choice.total} right"
             )
-    lines = [
-        f"# Written by `ketabot eval --tune` from {cases} cases: the tune split, and for the "
-        "answer floors also the answer rounds already scored once."
-    ]
+    lines = [f"# Written by `ketabot eval --tune` from {cases} cases of the tune split."]
     for section, entries in sections.items():
         lines += ["", f"[{section}]", *entries]
     return "\n".join(lines) + "\n"
