@@ -32,15 +32,15 @@ def cli_env(tmp_path, monkeypatch):
 @pytest.fixture
 def with_model(monkeypatch, embedder):
     """Every embedder the CLI loads is the session's real model (loaded once, not per command)."""
-    monkeypatch.setattr("ketabot.bot.load_embedder", lambda model="": embedder)
-    monkeypatch.setattr("ketabot.ingest.load_embedder", lambda model="": embedder)
+    monkeypatch.setattr("ketabot.bot.load_embedder", lambda *_, **__: embedder)
+    monkeypatch.setattr("ketabot.ingest.load_embedder", lambda *_, **__: embedder)
 
 
 @pytest.fixture
 def with_fake_model(monkeypatch, hash_embedder):
     """Around the model (ingest bookkeeping, errors) meaning is not needed: a fast fake."""
-    monkeypatch.setattr("ketabot.bot.load_embedder", lambda model="": hash_embedder)
-    monkeypatch.setattr("ketabot.ingest.load_embedder", lambda model="": hash_embedder)
+    monkeypatch.setattr("ketabot.bot.load_embedder", lambda *_, **__: hash_embedder)
+    monkeypatch.setattr("ketabot.ingest.load_embedder", lambda *_, **__: hash_embedder)
 
 
 @pytest.mark.slow

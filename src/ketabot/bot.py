@@ -89,7 +89,9 @@ class Bot:
         self, settings: Settings | None = None, *, embedder: Embedder | None = None
     ) -> None:
         self.settings = settings or load_settings()
-        self.embedder = embedder or load_embedder(self.settings.embed_model)
+        self.embedder = embedder or load_embedder(
+            self.settings.embed_model, self.settings.model_cache, self.settings.embed_runtime
+        )
         self.index = Index(connect(self.settings), self.settings.collection)
         self.triage = Triage(self.embedder, self.settings)
         self.composer = Composer(self.embedder, self.settings)
@@ -98,6 +100,7 @@ class Bot:
         self._retriever: Retriever | None = None
         self._suggestions: Suggestions | None = None
         self._lock = threading.Lock()
+        self._suggesting = threading.Lock()
         self._checked = time.monotonic()
         self.observers: list[Observer] = []
 
@@ -114,8 +117,17 @@ class Bot:
             ingest(settings, embedder=bot.embedder)
             bot.reload()
             bot.retriever  # noqa: B018
-        bot.suggestions  # noqa: B018  (embeds the suggestion list now, not for a patient)
         return bot
+
+    def warm_suggestions(self) -> threading.Thread:
+        """Embed the suggestion list in the background, so neither the start nor a patient waits.
+
+        A server starts this once it is listening: about 0.4 s of a cold start that the first
+        answer does not need (a "not found" asked meanwhile builds the list itself).
+        """
+        thread = threading.Thread(target=lambda: self.suggestions, name="suggestions", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def retriever(self) -> Retriever:
@@ -149,11 +161,13 @@ class Bot:
     @property
     def suggestions(self) -> Suggestions:
         """Questions "not found" may offer, checked against the index that is open."""
-        found = self._suggestions
-        if found is None:
-            questions = read_questions(self.settings.corpus, self.settings.clinic.example_questions)
-            found = self._suggestions = Suggestions(questions, self.embedder, self.answers)
-        return found
+        with self._suggesting:  # built once, even when a patient asks while it is warming
+            found = self._suggestions
+            if found is None:
+                clinic = self.settings.clinic.example_questions
+                questions = read_questions(self.settings.corpus, clinic)
+                found = self._suggestions = Suggestions(questions, self.embedder, self.answers)
+            return found
 
     def answers(self, question: str) -> bool:
         """Whether ``question`` gets quotes (not refused, not "not found") from the sources."""

@@ -442,7 +442,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from ketabot.evaluation.intent_training import train
     from ketabot.safety.intent import SHIPPED
 
-    model, report = train(args.data, load_embedder(settings.embed_model), say=_say)
+    model, report = train(
+        args.data,
+        load_embedder(settings.embed_model, settings.model_cache, settings.embed_runtime),
+        say=_say,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     model.save(args.out / SHIPPED)
     (args.out / "intent-figures.json").write_text(

@@ -288,6 +288,11 @@ class Api(BaseModel):
     )
 
 
+def default_model_cache() -> Path:
+    """Where exported model graphs are kept unless ``KETABOT_MODEL_CACHE`` says otherwise."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ketabot"
+
+
 class Settings(BaseSettings):
     """ketabot's settings: ``KETABOT_<NAME>``, ``KETABOT_<SECTION>__<NAME>`` or ``ketabot.toml``."""
 
@@ -310,6 +315,15 @@ class Settings(BaseSettings):
     )
     embed_model: str = Field(
         "", description="Embedding model folder or name; empty means the bundled MiniLM."
+    )
+    embed_runtime: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="How the embedding model runs: as an ONNX graph exported once into "
+        "model_cache (starts seconds sooner, same vectors), or on PyTorch.",
+    )
+    model_cache: Path = Field(
+        default_factory=default_model_cache,
+        description="Folder for the embedding model's exported ONNX graph (about 90 MB).",
     )
     chroma_url: str | None = Field(
         None, description="Chroma server (http://HOST:PORT); unset means embedded."

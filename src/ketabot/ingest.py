@@ -44,7 +44,9 @@ def ingest(
     chunks = chunk_corpus(found.documents)
     if total is not None:
         total(len(chunks))
-    embedder = embedder or load_embedder(settings.embed_model)
+    embedder = embedder or load_embedder(
+        settings.embed_model, settings.model_cache, settings.embed_runtime
+    )
     index = Index(connect(settings), settings.collection)
     report = replace(
         index.sync(chunks, embedder, rebuild=rebuild, progress=progress),

@@ -80,6 +80,7 @@ def serve(settings: Settings, say: Callable[[str], None] = print) -> None:
     bot.observers.append(gap_recorder(settings))
     app = create_app(bot, settings)
     url = launch(app, settings, bot, metrics)
+    bot.warm_suggestions()
     say(f"ketabot is ready at {url} ({time.perf_counter() - started:.1f} s after start)")
     with contextlib.suppress(KeyboardInterrupt):
         app.block_thread()
