@@ -11,9 +11,11 @@ so serving never imports PyTorch; sentence-transformers runs models the export c
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -219,10 +221,14 @@ class OnnxEmbedder(CachedEmbedder):
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Encode without the cache; long texts are batched together, as padding costs."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            out[chosen] = self._run([texts[i] for i in chosen])
+        # An ingest's batches run side by side, one per core (each session run is one thread).
+        with ThreadPoolExecutor(max_workers=min(len(batches), os.cpu_count() or 1) or 1) as pool:
+            for chosen, rows in zip(
+                batches, pool.map(lambda b: self._run([texts[i] for i in b]), batches), strict=True
+            ):
+                out[chosen] = rows
         return out
 
     def _run(self, texts: list[str]) -> np.ndarray:

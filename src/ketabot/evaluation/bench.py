@@ -487,7 +487,7 @@ def _ingest_table(r: Row) -> str:
         "Ingest (real corpus)",
         f"  ingest                             {ingest['ingest_chunks_per_s']:.1f} chunks/s "
         f"({ingest['chunks']} chunks, each also embedded sentence by sentence)",
-        f"  raw SentenceTransformer.encode     {ingest['raw_encode_chunks_per_s']:.1f} chunks/s",
+        f"  raw embedder encode (batches)      {ingest['raw_encode_chunks_per_s']:.1f} chunks/s",
         f"  re-ingest unchanged                {ingest['reingest_s']:.2f} s, "
         f"{ingest['reingest_added']} embedded",
     ]
