@@ -223,8 +223,12 @@ class OnnxEmbedder(CachedEmbedder):
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if len(batches) <= 1:  # a question: no pool to start and stop
+            for chosen in batches:
+                out[chosen] = self._run([texts[i] for i in chosen])
+            return out
         # An ingest's batches run side by side, one per core (each session run is one thread).
-        with ThreadPoolExecutor(max_workers=min(len(batches), os.cpu_count() or 1) or 1) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(batches), os.cpu_count() or 1)) as pool:
             for chosen, rows in zip(
                 batches, pool.map(lambda b: self._run([texts[i] for i in b]), batches), strict=True
             ):
